@@ -1,0 +1,80 @@
+// A scenario: the team, its workflow, the work, prices and limits. Loaded from YAML by
+// load_scenario() (scenario_loader.h); documented for users in docs/scenarios.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cadre::runtime {
+
+// What produces an agent's answers. `params` holds the brain's own settings as given in the file
+// (scalars as strings), already checked against the brain kind's known keys and types by the
+// loader; e.g. for kind "sim": skill, think_tokens, tpr, fpr, miss_rate, ...
+struct BrainConfig {
+  std::string kind = "sim";
+  std::string model;  // pricing key; required
+  std::map<std::string, std::string> params;
+};
+
+// `count` agents of one role, each running `capacity` tasks at once.
+struct TeamEntry {
+  std::string role;  // planner | coder | critic | human
+  std::uint32_t count = 1;
+  std::uint32_t capacity = 1;
+  BrainConfig brain;
+};
+
+enum class OnExhausted { escalate, fail };
+
+struct WorkflowConfig {
+  std::string kind = "plan-solve-verify";
+  std::uint32_t samples = 1;        // coder attempts per subtask per round (best-of-N)
+  std::uint32_t max_revisions = 1;  // revision rounds after the first, before on_exhausted
+  OnExhausted on_exhausted = OnExhausted::escalate;
+  double lease_s = 30.0;      // an assigned task not answered by then is requeued (live time)
+  double heartbeat_s = 0.5;   // heartbeat interval both ways (live)
+  std::uint32_t liveness = 3; // missed heartbeats before an agent is declared gone
+  double time_scale = 1.0;    // multiplies every simulated brain latency
+};
+
+struct SubtaskSpec {
+  std::string title;
+  double difficulty = 0.5;  // [0, 1]
+};
+
+struct GoalSpec {
+  std::string id;  // unique, e.g. "g001"
+  std::string title;
+  std::vector<SubtaskSpec> subtasks;  // at least one
+};
+
+struct ModelPrice {
+  double usd_per_mtok_in = 0.0;
+  double usd_per_mtok_out = 0.0;
+};
+
+struct Pricing {
+  std::map<std::string, ModelPrice> models;  // keyed by BrainConfig::model
+  double human_usd_per_escalation = 0.0;
+};
+
+struct Limits {
+  double wall_s = 0.0;      // 0: none. Live runs stop at this wall time.
+  double budget_usd = 0.0;  // 0: none. No new work is dispatched once spend reaches it.
+};
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::uint64_t seed = 1;
+  std::vector<TeamEntry> team;
+  WorkflowConfig workflow;
+  std::vector<GoalSpec> goals;  // explicit goals, or those the generator made from the seed
+  Pricing pricing;
+  Limits limits;
+  std::string source_path;  // the file it was loaded from
+};
+
+}  // namespace cadre::runtime

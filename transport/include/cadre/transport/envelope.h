@@ -1,0 +1,84 @@
+// The envelope every cadre message travels in, and its codec.
+//
+// Wire form (see docs/protocol.md): one ZeroMQ frame holding a msgpack array of exactly five
+// elements: [version:uint, kind:uint, msg_id:uint, sender:str, body:map]. The body is one msgpack
+// object whose fields depend on `kind`; this layer carries it as raw bytes and never looks inside.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cadre/result.h"
+
+namespace cadre::transport {
+
+inline constexpr std::uint32_t kProtocolVersion = 1;
+
+// Hard limits on what a peer may send; past them a frame is malformed (never allocated).
+inline constexpr std::size_t kMaxFrameBytes = 4 * 1024 * 1024;
+inline constexpr std::size_t kMaxSenderBytes = 256;
+
+// Fixed numeric ids; never renumber, only append.
+enum class MessageKind : std::uint8_t {
+  hello = 1,      // agent -> hub: join the team
+  welcome = 2,    // hub -> agent: joined; heartbeat settings
+  heartbeat = 3,  // both ways
+  assign = 4,     // hub -> agent: run a task (a lease)
+  result = 5,     // agent -> hub: a task's outcome
+  ack = 6,        // hub -> agent: result received (accepted or ignored)
+  error = 7,      // either way: the previous message was refused
+  bye = 8,        // either way: leaving / please leave
+  cancel = 9,     // hub -> agent: drop a task you hold
+};
+
+// Lowest and highest valid kind ids.
+inline constexpr std::uint8_t kMinKind = 1;
+inline constexpr std::uint8_t kMaxKind = 9;
+
+const char* kind_name(MessageKind kind);
+
+struct Envelope {
+  std::uint32_t version = kProtocolVersion;
+  MessageKind kind = MessageKind::heartbeat;
+  std::uint64_t msg_id = 0;
+  std::string sender;
+  std::string body;  // exactly one encoded msgpack object; an empty map (0x80) when no fields
+};
+
+// Why a frame could not be decoded. `sender` and `msg_id` are filled when they could be read, so
+// the receiver can answer with ERROR even for a wrong version or unknown kind.
+struct DecodeFailure {
+  enum class Reason { too_large, truncated, not_msgpack, bad_shape, bad_version, unknown_kind };
+  Reason reason;
+  std::string detail;
+  std::string sender;
+  std::uint64_t msg_id = 0;
+};
+
+const char* reason_name(DecodeFailure::Reason reason);
+
+// Encodes an envelope into one frame. `body` must already be one msgpack object; an empty body
+// is sent as an empty map.
+std::string encode_envelope(const Envelope& envelope);
+
+// Decodes one frame. Never throws, never allocates more than the frame's size. Fails when the
+// frame exceeds kMaxFrameBytes, is not one msgpack array of five elements with the types above,
+// has a version other than kProtocolVersion, or a kind outside [kMinKind, kMaxKind].
+class DecodeResult {
+ public:
+  DecodeResult(Envelope envelope) : ok_(true), envelope_(std::move(envelope)) {}      // NOLINT
+  DecodeResult(DecodeFailure failure) : ok_(false), failure_(std::move(failure)) {}  // NOLINT
+  bool ok() const { return ok_; }
+  Envelope& envelope() { return envelope_; }
+  const DecodeFailure& failure() const { return failure_; }
+
+ private:
+  bool ok_;
+  Envelope envelope_;
+  DecodeFailure failure_{};
+};
+
+DecodeResult decode_envelope(std::string_view frame);
+
+}  // namespace cadre::transport
