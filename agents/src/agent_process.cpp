@@ -1,1 +1,229 @@
-// placeholder: implementation pending
+#include "cadre/agents/agent_process.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <queue>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "cadre/agents/brain.h"
+#include "cadre/roles/messages.h"
+#include "cadre/transport/endpoint.h"
+#include "cadre/transport/envelope.h"
+
+namespace cadre::agents {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using transport::MessageKind;
+using Key = std::tuple<std::string, std::string, std::uint32_t>;
+
+Key key_of(const std::string& goal, const std::string& task, std::uint32_t attempt) {
+  return {goal, task, attempt};
+}
+
+class AgentLoop {
+ public:
+  AgentLoop(const AgentOptions& options, std::unique_ptr<Brain> brain,
+            std::unique_ptr<transport::DealerEndpoint> dealer)
+      : options_(options), brain_(std::move(brain)), dealer_(std::move(dealer)) {}
+
+  int run() {
+    last_heard_ = Clock::now();
+    send_hello();
+    while (true) {
+      if (options_.stop_requested()) {
+        send(MessageKind::bye, roles::encode(roles::Bye{"stopping"}));
+        return 0;
+      }
+      const auto now = Clock::now();
+      auto wake = now + std::chrono::milliseconds(100);
+      if (!answers_.empty()) wake = std::min(wake, answers_.top().due);
+      wake = std::min(wake, next_heartbeat_);
+      const auto timeout =
+          std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        wake - now).count());
+      if (auto frame = dealer_->receive(std::chrono::milliseconds(timeout))) {
+        if (handle(*frame)) return 0;
+        for (int i = 0; i < 256; ++i) {
+          auto more = dealer_->receive(std::chrono::milliseconds(0));
+          if (!more) break;
+          if (handle(*more)) return 0;
+        }
+      }
+      send_due_answers();
+      if (int code = on_timers(); code >= 0) return code;
+    }
+  }
+
+ private:
+  struct Pending {
+    Clock::time_point due;
+    Key key;
+    std::string body;  // encoded RESULT body
+    bool operator>(const Pending& other) const { return due > other.due; }
+  };
+
+  void send(MessageKind kind, std::string body) {
+    transport::Envelope envelope;
+    envelope.kind = kind;
+    envelope.msg_id = next_msg_id_++;
+    envelope.sender = options_.agent_id;
+    envelope.body = std::move(body);
+    dealer_->send(transport::encode_envelope(envelope));
+  }
+
+  void send_hello() {
+    roles::Hello hello;
+    hello.agent_id = options_.agent_id;
+    hello.role = options_.role;
+    hello.brain = options_.brain;
+    hello.model = brain_->model();
+    hello.capacity = options_.capacity;
+    hello.protocol = transport::kProtocolVersion;
+    hello.pid = static_cast<std::int64_t>(::getpid());
+    send(MessageKind::hello, roles::encode(hello));
+    last_hello_ = Clock::now();
+  }
+
+  // Returns true when the agent must exit (BYE).
+  bool handle(const std::string& frame) {
+    auto decoded = transport::decode_envelope(frame);
+    if (!decoded.ok()) {
+      ++malformed_;
+      return false;
+    }
+    last_heard_ = Clock::now();
+    transport::Envelope& envelope = decoded.envelope();
+    switch (envelope.kind) {
+      case MessageKind::welcome: {
+        auto welcome = roles::decode_welcome(envelope.body);
+        if (!welcome.ok()) {
+          ++malformed_;
+          return false;
+        }
+        heartbeat_ = std::chrono::milliseconds(std::max<std::uint32_t>(10, welcome->heartbeat_ms));
+        liveness_ = std::max<std::uint32_t>(1, welcome->liveness);
+        if (!joined_) options_.log("joined hub " + welcome->hub_id);
+        joined_ = true;
+        // Results the hub may not have seen (sent before a reconnect) go again; the hub takes
+        // each at most once.
+        for (const auto& [key, body] : unacked_) send(MessageKind::result, body);
+        return false;
+      }
+      case MessageKind::assign: {
+        auto task = roles::decode_assignment(envelope.body);
+        if (!task.ok()) {
+          ++malformed_;
+          send(MessageKind::error,
+               roles::encode(roles::ErrorReply{"bad_body", task.error().to_string(),
+                                               envelope.msg_id}));
+          return false;
+        }
+        BrainAnswer answer = brain_->answer(*task);
+        const auto delay = std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(std::max(0.0, answer.delay_s)));
+        answers_.push(Pending{Clock::now() + delay,
+                              key_of(task->goal_id, task->task_id, task->attempt),
+                              roles::encode(answer.outcome)});
+        return false;
+      }
+      case MessageKind::cancel: {
+        auto cancel = roles::decode_cancel(envelope.body);
+        if (cancel.ok()) cancelled_.insert(key_of(cancel->goal_id, cancel->task_id, cancel->attempt));
+        return false;
+      }
+      case MessageKind::ack: {
+        auto ack = roles::decode_ack(envelope.body);
+        if (ack.ok()) unacked_.erase(key_of(ack->goal_id, ack->task_id, ack->attempt));
+        return false;
+      }
+      case MessageKind::error: {
+        auto error = roles::decode_error(envelope.body);
+        if (error.ok() && error->code == "not_registered") {
+          options_.log("hub does not know us; joining again");
+          send_hello();
+        } else if (error.ok()) {
+          options_.log("hub refused a message: " + error->code + ": " + error->message);
+        }
+        return false;
+      }
+      case MessageKind::bye: return true;
+      default: return false;  // heartbeat, or nothing for an agent
+    }
+  }
+
+  void send_due_answers() {
+    const auto now = Clock::now();
+    while (!answers_.empty() && answers_.top().due <= now) {
+      Pending pending = answers_.top();
+      answers_.pop();
+      if (cancelled_.erase(pending.key) > 0) continue;
+      unacked_[pending.key] = pending.body;
+      send(MessageKind::result, std::move(pending.body));
+    }
+  }
+
+  // Returns an exit code when the agent must stop, -1 otherwise.
+  int on_timers() {
+    const auto now = Clock::now();
+    if (now >= next_heartbeat_) {
+      if (joined_) send(MessageKind::heartbeat, roles::encode_empty());
+      else if (now - last_hello_ >= std::chrono::seconds(1)) send_hello();
+      next_heartbeat_ = now + heartbeat_;
+    }
+    const auto silence = now - last_heard_;
+    if (options_.hub_timeout_s > 0 &&
+        silence > std::chrono::duration<double>(options_.hub_timeout_s)) {
+      options_.log("no hub for " + std::to_string(options_.hub_timeout_s) + " s; giving up");
+      return 1;
+    }
+    if (joined_ && silence > heartbeat_ * liveness_) {
+      // Paranoid Pirate: the hub is gone or the route is stale; start over on a fresh socket.
+      options_.log("hub silent; reconnecting");
+      joined_ = false;
+      dealer_->reconnect();
+      send_hello();
+      last_heard_ = now;
+    }
+    return -1;
+  }
+
+  const AgentOptions& options_;
+  std::unique_ptr<Brain> brain_;
+  std::unique_ptr<transport::DealerEndpoint> dealer_;
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<Pending>> answers_;
+  std::map<Key, std::string> unacked_;
+  std::set<Key> cancelled_;
+  std::uint64_t next_msg_id_ = 1;
+  std::uint64_t malformed_ = 0;
+  bool joined_ = false;
+  Clock::duration heartbeat_ = std::chrono::milliseconds(500);
+  std::uint32_t liveness_ = 3;
+  Clock::time_point last_heard_;
+  Clock::time_point last_hello_;
+  Clock::time_point next_heartbeat_ = Clock::now();
+};
+
+}  // namespace
+
+int run_agent(const AgentOptions& options) {
+  auto brain = make_brain(options.brain, options.role, options.model, options.brain_params);
+  if (!brain.ok()) {
+    options.log("bad brain: " + brain.error().to_string());
+    return 2;
+  }
+  auto dealer = transport::DealerEndpoint::connect(options.hub, options.agent_id);
+  if (!dealer.ok()) {
+    options.log("cannot connect: " + dealer.error().to_string());
+    return 2;
+  }
+  AgentLoop loop(options, std::move(brain.value()), std::move(dealer.value()));
+  return loop.run();
+}
+
+}  // namespace cadre::agents

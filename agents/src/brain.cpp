@@ -1,1 +1,21 @@
-// placeholder: implementation pending
+// make_brain: the one place that maps a brain kind to its implementation.
+#include "cadre/agents/brain.h"
+
+#include <utility>
+
+#include "cadre/agents/sim_brain.h"
+
+namespace cadre::agents {
+
+Result<std::unique_ptr<Brain>> make_brain(const std::string& kind, const std::string& role,
+                                          const std::string& model,
+                                          const std::map<std::string, std::string>& params) {
+  if (kind == "sim") {
+    auto parsed = parse_sim_params(params);
+    if (!parsed) return parsed.error();
+    return std::unique_ptr<Brain>(std::make_unique<SimBrain>(role, model, *parsed));
+  }
+  return make_error("unknown brain kind '" + kind + "' (known: sim)");
+}
+
+}  // namespace cadre::agents

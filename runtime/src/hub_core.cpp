@@ -1,1 +1,212 @@
-// placeholder: implementation pending
+#include "cadre/runtime/hub_core.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace cadre::runtime {
+
+HubCore::HubCore(const Scenario& scenario)
+    : ledger_(scenario),
+      workflow_(ledger_),
+      lease_us_(std::max<TimeUs>(1, seconds_to_us(scenario.workflow.lease_s))) {}
+
+std::uint64_t HubCore::priority_of(const TaskRecord& task) const {
+  // Earlier goals first: finishing goals one after another gives shorter goal latencies than
+  // spreading the team over every goal at once.
+  return task.goal_index;
+}
+
+std::vector<Command> HubCore::start(TimeUs now) {
+  out_.clear();
+  if (started_) return std::move(out_);
+  started_ = true;
+  started_at_ = now;
+  for (std::uint32_t i = 0; i < ledger_.goals().size(); ++i) apply(workflow_.start_goal(i), now);
+  if (ledger_.goals().empty()) finish_run("no goals");
+  place(now);
+  return std::move(out_);
+}
+
+std::vector<Command> HubCore::agent_joined(const AgentJoin& join, TimeUs now) {
+  out_.clear();
+  for (TaskId lost :
+       scheduler_.join(join.agent_id, join.role, join.model, join.capacity, join.pid)) {
+    if (ledger_.task(lost).state == TaskState::leased) requeue(lost);
+  }
+  place(now);
+  return std::move(out_);
+}
+
+std::vector<Command> HubCore::agent_left(const std::string& agent_id, TimeUs now) {
+  out_.clear();
+  for (TaskId held : scheduler_.leave(agent_id)) {
+    const TaskRecord& task = ledger_.task(held);
+    if (task.state == TaskState::leased && task.agent_id == agent_id) requeue(held);
+  }
+  place(now);
+  return std::move(out_);
+}
+
+std::vector<Command> HubCore::result_received(const std::string& agent_id,
+                                              const roles::TaskOutcome& outcome, TimeUs now) {
+  out_.clear();
+  roles::Ack ack{outcome.goal_id, outcome.task_id, outcome.attempt, false};
+  auto id = ledger_.find_task(outcome.goal_id, outcome.task_id, outcome.attempt);
+  bool accept = false;
+  if (id) {
+    const TaskRecord& task = ledger_.task(*id);
+    // The lease holder's result is taken; so is anyone's while the task waits to be reassigned
+    // (results are idempotent by key). Anything else has moved on: done, cancelled, or leased
+    // to another agent.
+    accept = task.state == TaskState::queued ||
+             (task.state == TaskState::leased && task.agent_id == agent_id);
+  }
+  if (!accept) {
+    ++ledger_.counters().duplicates_ignored;
+    out_.push_back(AckCommand{agent_id, std::move(ack)});
+    return std::move(out_);
+  }
+
+  TaskRecord& task = ledger_.task(*id);
+  if (task.state == TaskState::leased) {
+    scheduler_.release(agent_id, *id);
+    if (AgentRecord* agent = scheduler_.agent(agent_id)) {
+      ++agent->tasks_completed;
+      agent->busy_us += now - task.leased_at;
+    }
+  } else {
+    scheduler_.dequeue(*id);
+    if (AgentRecord* agent = scheduler_.agent(agent_id)) ++agent->tasks_completed;
+  }
+  task.state = TaskState::done;
+  task.agent_id = agent_id;
+  ++ledger_.counters().completed;
+  if (!outcome.ok) ++ledger_.counters().failed_attempts;
+  ledger_.charge(task.goal_index, outcome);
+  ack.accepted = true;
+  out_.push_back(AckCommand{agent_id, std::move(ack)});
+
+  apply(workflow_.on_result(*id, outcome, now), now);
+  check_limits(now);
+  place(now);
+  return std::move(out_);
+}
+
+std::vector<Command> HubCore::tick(TimeUs now) {
+  out_.clear();
+  for (const auto& [id, generation] : scheduler_.expired(now)) {
+    TaskRecord& task = ledger_.task(id);
+    if (task.state != TaskState::leased || task.lease_generation != generation) continue;
+    const std::string holder = task.agent_id;
+    scheduler_.release(holder, id);
+    out_.push_back(CancelCommand{holder, roles::Cancel{task.assignment.goal_id,
+                                                       task.assignment.task_id,
+                                                       task.assignment.attempt,
+                                                       "lease expired"}});
+    requeue(id);
+  }
+  check_limits(now);
+  place(now);
+  return std::move(out_);
+}
+
+std::vector<Command> HubCore::stop(const std::string& reason, TimeUs now) {
+  out_.clear();
+  if (!finished_) {
+    stopping_ = true;
+    for (TaskId id = 0; id < ledger_.task_count(); ++id) {
+      TaskRecord& task = ledger_.task(id);
+      if (task.state == TaskState::queued) {
+        scheduler_.dequeue(id);
+        task.state = TaskState::cancelled;
+      } else if (task.state == TaskState::leased) {
+        scheduler_.release(task.agent_id, id);
+        out_.push_back(CancelCommand{task.agent_id,
+                                     roles::Cancel{task.assignment.goal_id,
+                                                   task.assignment.task_id,
+                                                   task.assignment.attempt, reason}});
+        task.state = TaskState::cancelled;
+      }
+    }
+    for (auto& goal : ledger_.goals()) {
+      if (goal.outcome != GoalOutcome::none) continue;
+      ledger_.finish_goal(goal.index, GoalOutcome::failed, now, reason);
+      out_.push_back(GoalFinishedCommand{goal.index});
+    }
+    finish_run(reason);
+  }
+  return std::move(out_);
+}
+
+std::optional<TimeUs> HubCore::next_deadline() const {
+  if (finished_) return std::nullopt;
+  std::optional<TimeUs> next = scheduler_.next_lease_deadline();
+  const double wall_s = ledger_.scenario().limits.wall_s;
+  if (started_ && wall_s > 0) {
+    const TimeUs wall_deadline = started_at_ + seconds_to_us(wall_s);
+    if (!next || wall_deadline < *next) next = wall_deadline;
+  }
+  return next;
+}
+
+void HubCore::apply(const WorkflowStep& step, TimeUs now) {
+  for (TaskId id : step.new_tasks) {
+    const TaskRecord& task = ledger_.task(id);
+    scheduler_.enqueue(id, task.assignment.role, priority_of(task));
+  }
+  for (std::uint32_t goal : step.finished) out_.push_back(GoalFinishedCommand{goal});
+  if (!step.finished.empty() && ledger_.open_goals() == 0) finish_run("all goals ended");
+}
+
+void HubCore::requeue(TaskId id) {
+  TaskRecord& task = ledger_.task(id);
+  task.state = TaskState::queued;
+  task.agent_id.clear();
+  ++ledger_.counters().requeued;
+  scheduler_.enqueue(id, task.assignment.role, priority_of(task));
+}
+
+void HubCore::place(TimeUs now) {
+  if (stopping_ || finished_) return;
+  for (const Placement& placement : scheduler_.place()) {
+    TaskRecord& task = ledger_.task(placement.task);
+    task.state = TaskState::leased;
+    task.agent_id = placement.agent_id;
+    ++task.lease_generation;
+    ++task.dispatches;
+    task.leased_at = now;
+    task.lease_deadline = now + lease_us_;
+    task.assignment.lease_ms = static_cast<std::uint32_t>(lease_us_ / 1000);
+    ++ledger_.counters().dispatched;
+    GoalRecord& goal = ledger_.goal(task.goal_index);
+    if (goal.first_dispatch_at < 0) goal.first_dispatch_at = now;
+    scheduler_.arm_lease(placement.task, task.lease_generation, task.lease_deadline);
+    out_.push_back(DispatchCommand{placement.agent_id, task.assignment});
+  }
+}
+
+void HubCore::check_limits(TimeUs now) {
+  if (finished_ || stopping_) return;
+  const Limits& limits = ledger_.scenario().limits;
+  std::string reason;
+  if (limits.budget_usd > 0 && ledger_.usd() >= limits.budget_usd) {
+    reason = "budget limit reached";
+  } else if (limits.wall_s > 0 && now - started_at_ >= seconds_to_us(limits.wall_s)) {
+    reason = "wall time limit reached";
+  }
+  if (reason.empty()) return;
+  auto commands = std::move(out_);
+  auto stopped = stop(reason, now);
+  commands.insert(commands.end(), std::make_move_iterator(stopped.begin()),
+                  std::make_move_iterator(stopped.end()));
+  out_ = std::move(commands);
+}
+
+void HubCore::finish_run(const std::string& reason) {
+  if (finished_) return;
+  finished_ = true;
+  finish_reason_ = reason;
+  out_.push_back(RunFinishedCommand{reason});
+}
+
+}  // namespace cadre::runtime

@@ -1,1 +1,96 @@
-// placeholder: implementation pending
+#include "cadre/runtime/ledger.h"
+
+#include <utility>
+
+namespace cadre::runtime {
+
+const char* outcome_name(GoalOutcome outcome) {
+  switch (outcome) {
+    case GoalOutcome::none: return "open";
+    case GoalOutcome::resolved: return "resolved";
+    case GoalOutcome::escalated: return "escalated";
+    case GoalOutcome::failed: return "failed";
+  }
+  return "?";
+}
+
+std::string TaskKey::to_string() const {
+  return goal_id + "/" + task_id + "#" + std::to_string(attempt);
+}
+
+Ledger::Ledger(const Scenario& scenario) : scenario_(scenario) {
+  goals_.reserve(scenario_.goals.size());
+  for (std::uint32_t i = 0; i < scenario_.goals.size(); ++i) {
+    GoalRecord goal;
+    goal.spec = scenario_.goals[i];
+    goal.index = i;
+    goals_.push_back(std::move(goal));
+  }
+  open_goals_ = goals_.size();
+}
+
+std::string Ledger::key_string(const std::string& goal_id, const std::string& task_id,
+                               std::uint32_t attempt) {
+  std::string key;
+  key.reserve(goal_id.size() + task_id.size() + 12);
+  key.append(goal_id).push_back('\x1f');
+  key.append(task_id).push_back('\x1f');
+  key.append(std::to_string(attempt));
+  return key;
+}
+
+TaskId Ledger::add_task(roles::TaskAssignment assignment, std::uint32_t goal_index,
+                        std::uint32_t subtask_index) {
+  const auto id = static_cast<TaskId>(tasks_.size());
+  task_by_key_.emplace(key_string(assignment.goal_id, assignment.task_id, assignment.attempt),
+                       id);
+  TaskRecord record;
+  record.assignment = std::move(assignment);
+  record.goal_index = goal_index;
+  record.subtask_index = subtask_index;
+  tasks_.push_back(std::move(record));
+  return id;
+}
+
+std::optional<TaskId> Ledger::find_task(const std::string& goal_id, const std::string& task_id,
+                                        std::uint32_t attempt) const {
+  auto it = task_by_key_.find(key_string(goal_id, task_id, attempt));
+  if (it == task_by_key_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Ledger::charge(std::uint32_t goal_index, const roles::TaskOutcome& outcome) {
+  double usd = 0.0;
+  auto price = scenario_.pricing.models.find(outcome.model);
+  if (price != scenario_.pricing.models.end()) {
+    usd = (static_cast<double>(outcome.tokens_in) * price->second.usd_per_mtok_in +
+           static_cast<double>(outcome.tokens_out) * price->second.usd_per_mtok_out) /
+          1e6;
+  } else if (outcome.tokens_in + outcome.tokens_out > 0) {
+    ++unpriced_results_;
+  }
+  GoalRecord& goal = goals_[goal_index];
+  goal.tokens_in += outcome.tokens_in;
+  goal.tokens_out += outcome.tokens_out;
+  goal.usd += usd;
+  ++goal.attempts;
+  tokens_in_ += outcome.tokens_in;
+  tokens_out_ += outcome.tokens_out;
+  usd_ += usd;
+}
+
+void Ledger::charge_usd(std::uint32_t goal_index, double usd) {
+  goals_[goal_index].usd += usd;
+  usd_ += usd;
+}
+
+void Ledger::finish_goal(std::uint32_t goal_index, GoalOutcome outcome, TimeUs now,
+                         std::string reason) {
+  GoalRecord& goal = goals_[goal_index];
+  goal.outcome = outcome;
+  goal.finished_at = now;
+  goal.reason = std::move(reason);
+  --open_goals_;
+}
+
+}  // namespace cadre::runtime

@@ -1,1 +1,331 @@
-// placeholder: implementation pending
+#include "cadre/runtime/live_hub.h"
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <unordered_map>
+
+#include "cadre/roles/messages.h"
+#include "cadre/runtime/journal.h"
+#include "cadre/transport/endpoint.h"
+#include "cadre/transport/envelope.h"
+
+namespace cadre::runtime {
+namespace {
+
+using nlohmann::json;
+using transport::MessageKind;
+
+json outcome_to_json(const roles::TaskOutcome& outcome) {
+  json j = {{"goal", outcome.goal_id},     {"task", outcome.task_id},
+            {"attempt", outcome.attempt},  {"ok", outcome.ok},
+            {"tokens_in", outcome.tokens_in}, {"tokens_out", outcome.tokens_out},
+            {"model", outcome.model},      {"brain_s", outcome.brain_s}};
+  if (!outcome.error.empty()) j["error"] = outcome.error;
+  if (!outcome.plan.empty()) {
+    json plan = json::array();
+    for (const auto& s : outcome.plan)
+      plan.push_back({{"id", s.id},
+                      {"title", s.title},
+                      {"instructions", s.instructions},
+                      {"difficulty", s.difficulty}});
+    j["plan"] = plan;
+  }
+  if (outcome.candidate) {
+    j["candidate"] = {{"content", outcome.candidate->content}};
+    if (outcome.candidate->sim_correct)
+      j["candidate"]["sim_correct"] = *outcome.candidate->sim_correct;
+  }
+  if (outcome.verdict)
+    j["verdict"] = {{"accept", outcome.verdict->accept},
+                    {"score", outcome.verdict->score},
+                    {"feedback", outcome.verdict->feedback}};
+  return j;
+}
+
+}  // namespace
+
+struct LiveHub::Impl {
+  Scenario scenario;
+  LiveHubOptions options;
+  HubCore core;
+  std::unique_ptr<transport::RouterEndpoint> router;
+  std::unique_ptr<Journal> journal;
+  std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
+  RunFacts facts;
+  std::uint64_t next_msg_id = 1;
+  std::uint64_t journal_n = 0;
+
+  struct Peer {
+    std::string identity;
+    TimeUs last_seen = 0;
+  };
+  std::unordered_map<std::string, Peer> agents;               // agent id -> peer
+  std::unordered_map<std::string, std::string> agent_of_peer;  // routing identity -> agent id
+  std::deque<Command> pending;
+  TimeUs heartbeat_us;
+  TimeUs silence_limit_us;
+  TimeUs next_heartbeat = 0;
+  std::size_t goals_done = 0;
+
+  Impl(const Scenario& s, LiveHubOptions o)
+      : scenario(s),
+        options(std::move(o)),
+        core(scenario),
+        heartbeat_us(std::max<TimeUs>(1000, seconds_to_us(scenario.workflow.heartbeat_s))),
+        silence_limit_us(heartbeat_us * std::max<std::uint32_t>(1, scenario.workflow.liveness)) {}
+
+  TimeUs now() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now() - epoch)
+        .count();
+  }
+
+  void record(json event, TimeUs t) {
+    event["n"] = journal_n++;
+    event["t_us"] = t;
+    journal->append(event.dump());
+  }
+
+  void take(std::vector<Command> commands) {
+    for (auto& command : commands) pending.push_back(std::move(command));
+  }
+
+  bool send(const std::string& identity, MessageKind kind, std::string body) {
+    transport::Envelope envelope;
+    envelope.kind = kind;
+    envelope.msg_id = next_msg_id++;
+    envelope.sender = options.hub_id;
+    envelope.body = std::move(body);
+    if (!router->send(identity, transport::encode_envelope(envelope))) return false;
+    ++facts.messages.sent;
+    return true;
+  }
+
+  bool send_to_agent(const std::string& agent_id, MessageKind kind, std::string body) {
+    auto it = agents.find(agent_id);
+    if (it == agents.end()) return false;
+    return send(it->second.identity, kind, std::move(body));
+  }
+
+  void send_error(const std::string& identity, const std::string& code, const std::string& message,
+                  std::uint64_t ref) {
+    send(identity, MessageKind::error, roles::encode(roles::ErrorReply{code, message, ref}));
+  }
+
+  void drop_agent(const std::string& agent_id, const char* why, TimeUs t) {
+    auto it = agents.find(agent_id);
+    if (it == agents.end()) return;
+    agent_of_peer.erase(it->second.identity);
+    agents.erase(it);
+    record({{"ev", "leave"}, {"agent", agent_id}, {"why", why}}, t);
+    take(core.agent_left(agent_id, t));
+  }
+
+  void execute_pending(TimeUs t) {
+    while (!pending.empty()) {
+      Command command = std::move(pending.front());
+      pending.pop_front();
+      if (auto* dispatch = std::get_if<DispatchCommand>(&command)) {
+        const auto& a = dispatch->assignment;
+        record({{"ev", "dispatch"},
+                {"agent", dispatch->agent_id},
+                {"goal", a.goal_id},
+                {"task", a.task_id},
+                {"attempt", a.attempt}},
+               t);
+        if (!send_to_agent(dispatch->agent_id, MessageKind::assign, roles::encode(a)))
+          drop_agent(dispatch->agent_id, "unreachable", t);
+      } else if (auto* cancel = std::get_if<CancelCommand>(&command)) {
+        send_to_agent(cancel->agent_id, MessageKind::cancel, roles::encode(cancel->cancel));
+      } else if (auto* ack = std::get_if<AckCommand>(&command)) {
+        send_to_agent(ack->agent_id, MessageKind::ack, roles::encode(ack->ack));
+      } else if (auto* goal = std::get_if<GoalFinishedCommand>(&command)) {
+        const GoalRecord& record_ = core.ledger().goals()[goal->goal_index];
+        ++goals_done;
+        options.on_progress("goal " + record_.spec.id + " " + outcome_name(record_.outcome) +
+                            " (" + std::to_string(goals_done) + "/" +
+                            std::to_string(core.ledger().goals().size()) + " ended)");
+      } else if (auto* finished = std::get_if<RunFinishedCommand>(&command)) {
+        record({{"ev", "finish"}, {"reason", finished->reason}}, t);
+      }
+    }
+  }
+
+  void handle_frame(const transport::InboundFrame& inbound, TimeUs t) {
+    ++facts.messages.received;
+    auto decoded = transport::decode_envelope(inbound.frame);
+    if (!decoded.ok()) {
+      const auto& failure = decoded.failure();
+      ++facts.messages.malformed;
+      // Answer only where the frame told us who sent it; never echo into a void.
+      if (!failure.sender.empty()) {
+        using Reason = transport::DecodeFailure::Reason;
+        const char* code = failure.reason == Reason::bad_version    ? "bad_version"
+                           : failure.reason == Reason::unknown_kind ? "unknown_kind"
+                                                                    : "malformed";
+        send_error(inbound.peer, code, failure.detail, failure.msg_id);
+      }
+      return;
+    }
+    transport::Envelope& envelope = decoded.envelope();
+    auto known = agent_of_peer.find(inbound.peer);
+
+    if (envelope.kind == MessageKind::hello) {
+      auto hello = roles::decode_hello(envelope.body);
+      if (!hello.ok() || hello->agent_id.empty() || hello->role.empty()) {
+        ++facts.messages.malformed;
+        send_error(inbound.peer, "bad_body",
+                   hello.ok() ? "agent_id and role are required" : hello.error().to_string(),
+                   envelope.msg_id);
+        return;
+      }
+      if (hello->protocol != transport::kProtocolVersion) {
+        send_error(inbound.peer, "bad_version",
+                   "hub speaks protocol " + std::to_string(transport::kProtocolVersion),
+                   envelope.msg_id);
+        return;
+      }
+      if (known != agent_of_peer.end() && known->second != hello->agent_id)
+        drop_agent(known->second, "renamed", t);
+      auto existing = agents.find(hello->agent_id);
+      if (existing != agents.end() && existing->second.identity != inbound.peer)
+        agent_of_peer.erase(existing->second.identity);
+      agents[hello->agent_id] = Peer{inbound.peer, t};
+      agent_of_peer[inbound.peer] = hello->agent_id;
+      facts.agent_pids[hello->agent_id] = hello->pid;
+      record({{"ev", "join"},
+              {"agent", hello->agent_id},
+              {"role", hello->role},
+              {"model", hello->model},
+              {"capacity", hello->capacity},
+              {"pid", hello->pid}},
+             t);
+      roles::Welcome welcome;
+      welcome.hub_id = options.hub_id;
+      welcome.heartbeat_ms = static_cast<std::uint32_t>(heartbeat_us / 1000);
+      welcome.liveness = scenario.workflow.liveness;
+      send(inbound.peer, MessageKind::welcome, roles::encode(welcome));
+      take(core.agent_joined(
+          AgentJoin{hello->agent_id, hello->role, hello->model, hello->capacity, hello->pid}, t));
+      return;
+    }
+
+    if (known == agent_of_peer.end()) {
+      send_error(inbound.peer, "not_registered", "send HELLO first", envelope.msg_id);
+      return;
+    }
+    const std::string agent_id = known->second;
+    agents[agent_id].last_seen = t;
+
+    switch (envelope.kind) {
+      case MessageKind::heartbeat: break;
+      case MessageKind::result: {
+        auto outcome = roles::decode_outcome(envelope.body);
+        if (!outcome.ok()) {
+          ++facts.messages.malformed;
+          send_error(inbound.peer, "bad_body", outcome.error().to_string(), envelope.msg_id);
+          return;
+        }
+        json event = outcome_to_json(*outcome);
+        event["ev"] = "result";
+        event["agent"] = agent_id;
+        record(std::move(event), t);
+        take(core.result_received(agent_id, *outcome, t));
+        break;
+      }
+      case MessageKind::bye: drop_agent(agent_id, "bye", t); break;
+      default:
+        ++facts.messages.malformed;
+        send_error(inbound.peer, "unexpected_kind",
+                   std::string("the hub does not take ") + transport::kind_name(envelope.kind),
+                   envelope.msg_id);
+    }
+  }
+
+  void on_timers(TimeUs t) {
+    if (t >= next_heartbeat) {
+      std::vector<std::string> silent;
+      for (const auto& [agent_id, peer] : agents)
+        if (t - peer.last_seen > silence_limit_us) silent.push_back(agent_id);
+      for (const auto& agent_id : silent) drop_agent(agent_id, "heartbeat", t);
+      for (const auto& [agent_id, peer] : agents)
+        send(peer.identity, MessageKind::heartbeat, roles::encode_empty());
+      next_heartbeat = t + heartbeat_us;
+    }
+    auto deadline = core.next_deadline();
+    if (deadline && *deadline <= t) {
+      auto commands = core.tick(t);
+      if (!commands.empty()) record({{"ev", "tick"}}, t);
+      take(std::move(commands));
+    }
+  }
+
+  RunFacts run() {
+    const TimeUs start = now();
+    record({{"ev", "start"},
+            {"scenario", scenario.name},
+            {"seed", scenario.seed},
+            {"goals", scenario.goals.size()}},
+           start);
+    take(core.start(start));
+    execute_pending(start);
+    while (!core.finished()) {
+      if (options.interrupted()) {
+        facts.interrupted = true;
+        const TimeUs t = now();
+        record({{"ev", "stop"}, {"reason", "interrupted"}}, t);
+        take(core.stop("interrupted", t));
+        execute_pending(t);
+        break;
+      }
+      TimeUs t = now();
+      TimeUs wake = next_heartbeat;
+      if (auto deadline = core.next_deadline()) wake = std::min(wake, *deadline);
+      const auto timeout_ms = std::clamp<TimeUs>((wake - t + 999) / 1000, 0, 100);
+      if (auto inbound = router->receive(std::chrono::milliseconds(timeout_ms))) {
+        handle_frame(*inbound, now());
+        execute_pending(now());
+        // Drain what else is waiting before looking at timers.
+        for (int i = 0; i < 1024; ++i) {
+          auto more = router->receive(std::chrono::milliseconds(0));
+          if (!more) break;
+          handle_frame(*more, now());
+          execute_pending(now());
+        }
+      }
+      t = now();
+      on_timers(t);
+      execute_pending(t);
+      (void)journal->flush();
+      options.on_idle();
+    }
+    for (const auto& [agent_id, peer] : agents)
+      send(peer.identity, MessageKind::bye, roles::encode(roles::Bye{core.finish_reason()}));
+    (void)journal->flush();
+    facts.wall_s = us_to_seconds(now() - start);
+    return facts;
+  }
+};
+
+Result<std::unique_ptr<LiveHub>> LiveHub::create(const Scenario& scenario,
+                                                 LiveHubOptions options) {
+  auto impl = std::make_unique<Impl>(scenario, std::move(options));
+  auto router = transport::RouterEndpoint::bind(impl->options.listen);
+  if (!router.ok()) return router.error();
+  impl->router = std::move(router.value());
+  auto journal = Journal::create(impl->options.out_dir + "/journal.jsonl");
+  if (!journal.ok()) return journal.error();
+  impl->journal = std::move(journal.value());
+  return std::unique_ptr<LiveHub>(new LiveHub(std::move(impl)));
+}
+
+LiveHub::LiveHub(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LiveHub::~LiveHub() = default;
+const std::string& LiveHub::endpoint() const { return impl_->router->bound_endpoint(); }
+RunFacts LiveHub::run() { return impl_->run(); }
+const HubCore& LiveHub::core() const { return impl_->core; }
+
+}  // namespace cadre::runtime

@@ -1,1 +1,229 @@
-// placeholder: implementation pending
+#include "cadre/runtime/report.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
+
+namespace cadre::runtime {
+namespace {
+
+using nlohmann::json;
+
+struct GoalTotals {
+  std::uint64_t resolved = 0, escalated = 0, failed = 0, open = 0;
+  std::uint64_t false_accepts = 0;  // goals ended done whose accepted work was wrong (sim)
+  std::uint64_t resolved_correct = 0;  // resolved goals whose accepted work was all correct (sim)
+};
+
+GoalTotals count_goals(const Ledger& ledger) {
+  GoalTotals totals;
+  for (const auto& goal : ledger.goals()) {
+    switch (goal.outcome) {
+      case GoalOutcome::resolved: ++totals.resolved; break;
+      case GoalOutcome::escalated: ++totals.escalated; break;
+      case GoalOutcome::failed: ++totals.failed; break;
+      case GoalOutcome::none: ++totals.open; break;
+    }
+    if (goal.outcome == GoalOutcome::resolved || goal.outcome == GoalOutcome::escalated) {
+      bool all_correct = true;
+      for (const auto& subtask : goal.subtasks)
+        if (subtask.accepted_correct.has_value() && !*subtask.accepted_correct) all_correct = false;
+      if (!all_correct) ++totals.false_accepts;
+      if (all_correct && goal.outcome == GoalOutcome::resolved) ++totals.resolved_correct;
+    }
+  }
+  return totals;
+}
+
+double goal_seconds(const GoalRecord& goal) {
+  if (goal.first_dispatch_at < 0 || goal.finished_at < 0) return -1.0;
+  return us_to_seconds(goal.finished_at - goal.first_dispatch_at);
+}
+
+double round6(double value) { return std::round(value * 1e6) / 1e6; }
+
+std::uint32_t solve_attempts(const GoalRecord& goal) {
+  std::uint32_t attempts = 0;
+  for (const auto& subtask : goal.subtasks) attempts += subtask.solve_attempts;
+  return attempts;
+}
+
+json goal_line(const GoalRecord& goal) {
+  std::uint32_t discovered = 0, escalated = 0;
+  for (const auto& subtask : goal.subtasks) {
+    if (subtask.discovered) ++discovered;
+    if (subtask.state == SubtaskState::resolved_by_human) ++escalated;
+  }
+  json line = {{"id", goal.spec.id},
+               {"outcome", outcome_name(goal.outcome)},
+               {"subtasks", goal.subtasks.size()},
+               {"subtasks_discovered", discovered},
+               {"subtasks_escalated", escalated},
+               {"attempts", solve_attempts(goal)},
+               {"results", goal.attempts},
+               {"tokens_in", goal.tokens_in},
+               {"tokens_out", goal.tokens_out},
+               {"usd", round6(goal.usd)},
+               {"time_s", round6(std::max(0.0, goal_seconds(goal)))}};
+  if (!goal.reason.empty()) line["reason"] = goal.reason;
+  return line;
+}
+
+}  // namespace
+
+double goal_time_percentile(const Ledger& ledger, double p) {
+  std::vector<double> times;
+  for (const auto& goal : ledger.goals()) {
+    const double seconds = goal_seconds(goal);
+    if (seconds >= 0) times.push_back(seconds);
+  }
+  if (times.empty()) return 0.0;
+  std::sort(times.begin(), times.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * times.size()));
+  return times[std::clamp<std::size_t>(rank, 1, times.size()) - 1];
+}
+
+std::string report_json(const HubCore& core, const RunFacts& facts) {
+  const Ledger& ledger = core.ledger();
+  const Scenario& scenario = ledger.scenario();
+  const GoalTotals totals = count_goals(ledger);
+  const TaskCounters& counters = ledger.counters();
+  const std::uint64_t done = totals.resolved + totals.escalated;
+
+  json agents = json::array();
+  for (const auto& agent : core.scheduler().agents()) {
+    auto pid = facts.agent_pids.find(agent.id);
+    agents.push_back({{"id", agent.id},
+                      {"role", agent.role},
+                      {"model", agent.model},
+                      {"pid", pid != facts.agent_pids.end() ? pid->second : agent.pid},
+                      {"tasks", agent.tasks_completed},
+                      {"busy_s", round6(us_to_seconds(agent.busy_us))},
+                      {"joins", agent.joins}});
+  }
+
+  json report = {
+      {"scenario", scenario.name},
+      {"mode", facts.mode},
+      {"seed", scenario.seed},
+      {"finish_reason", core.finish_reason()},
+      {"interrupted", facts.interrupted},
+      {"goals",
+       {{"total", ledger.goals().size()},
+        {"resolved", totals.resolved},
+        {"escalated", totals.escalated},
+        {"failed", totals.failed},
+        {"open", totals.open}}},
+      {"tasks",
+       {{"dispatched", counters.dispatched},
+        {"completed", counters.completed},
+        {"requeued", counters.requeued},
+        {"duplicates_ignored", counters.duplicates_ignored},
+        {"failed_attempts", counters.failed_attempts}}},
+      {"cost",
+       {{"tokens_in", ledger.tokens_in()},
+        {"tokens_out", ledger.tokens_out()},
+        {"usd", round6(ledger.usd())},
+        {"usd_per_resolved", done > 0 ? json(round6(ledger.usd() / done)) : json(nullptr)},
+        {"unpriced_results", ledger.unpriced_results()}}},
+      {"quality",
+       {{"false_accepts", totals.false_accepts}, {"resolved_correct", totals.resolved_correct}}},
+      {"workflow",
+       {{"kind", scenario.workflow.kind},
+        {"samples", scenario.workflow.samples},
+        {"max_revisions", scenario.workflow.max_revisions},
+        {"on_exhausted",
+         scenario.workflow.on_exhausted == OnExhausted::escalate ? "escalate" : "fail"}}},
+      {"time",
+       {{"wall_s", round6(facts.wall_s)},
+        {"goal_p50_s", round6(goal_time_percentile(ledger, 50))},
+        {"goal_p95_s", round6(goal_time_percentile(ledger, 95))}}},
+      {"agents", agents},
+      {"messages",
+       {{"sent", facts.messages.sent},
+        {"received", facts.messages.received},
+        {"malformed", facts.messages.malformed}}},
+  };
+  if (facts.real_s >= 0) report["time"]["real_s"] = round6(facts.real_s);
+  return report.dump(2);
+}
+
+Status write_report(const std::string& dir, const HubCore& core, const RunFacts& facts) {
+  const std::string report_path = dir + "/report.json";
+  {
+    std::ofstream out(report_path);
+    out << report_json(core, facts) << '\n';
+    if (!out) return make_error(std::string("cannot write: ") + std::strerror(errno), report_path);
+  }
+  const std::string goals_path = dir + "/goals.jsonl";
+  std::ofstream out(goals_path);
+  for (const auto& goal : core.ledger().goals()) out << goal_line(goal).dump() << '\n';
+  if (!out) return make_error(std::string("cannot write: ") + std::strerror(errno), goals_path);
+  return Status::Ok();
+}
+
+std::string summary_table(const HubCore& core, const RunFacts& facts) {
+  const Ledger& ledger = core.ledger();
+  const GoalTotals totals = count_goals(ledger);
+  const TaskCounters& counters = ledger.counters();
+  const std::uint64_t done = totals.resolved + totals.escalated;
+  const auto total = ledger.goals().size();
+  auto pct = [&](std::uint64_t n) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%5.1f%%", total ? 100.0 * n / total : 0.0);
+    return std::string(text);
+  };
+  char line[160];
+  std::ostringstream out;
+  out << "\n  cadre " << facts.mode << " run: " << ledger.scenario().name << " (seed "
+      << ledger.scenario().seed << ")" << (facts.interrupted ? "  [INTERRUPTED: partial]" : "")
+      << "\n";
+  out << "  ------------------------------------------------------------\n";
+  std::snprintf(line, sizeof line, "  goals      %6zu total\n", total);
+  out << line;
+  std::snprintf(line, sizeof line, "             %6lu resolved by the team   %s\n",
+                (unsigned long)totals.resolved, pct(totals.resolved).c_str());
+  out << line;
+  std::snprintf(line, sizeof line, "             %6lu escalated to a human   %s\n",
+                (unsigned long)totals.escalated, pct(totals.escalated).c_str());
+  out << line;
+  std::snprintf(line, sizeof line, "             %6lu failed                 %s\n",
+                (unsigned long)totals.failed, pct(totals.failed).c_str());
+  out << line;
+  if (totals.open > 0) {
+    std::snprintf(line, sizeof line, "             %6lu still open\n", (unsigned long)totals.open);
+    out << line;
+  }
+  std::snprintf(line, sizeof line,
+                "  tasks      %6lu dispatched, %lu completed, %lu requeued, %lu duplicates "
+                "ignored\n",
+                (unsigned long)counters.dispatched, (unsigned long)counters.completed,
+                (unsigned long)counters.requeued, (unsigned long)counters.duplicates_ignored);
+  out << line;
+  std::snprintf(line, sizeof line, "  tokens     %lu in, %lu out\n",
+                (unsigned long)ledger.tokens_in(), (unsigned long)ledger.tokens_out());
+  out << line;
+  if (done > 0) {
+    std::snprintf(line, sizeof line, "  cost       $%.4f total, $%.4f per resolved goal\n",
+                  ledger.usd(), ledger.usd() / done);
+  } else {
+    std::snprintf(line, sizeof line, "  cost       $%.4f total, no goal resolved\n", ledger.usd());
+  }
+  out << line;
+  std::snprintf(line, sizeof line, "  time       %.2f s wall, goal p50 %.2f s, p95 %.2f s\n",
+                facts.wall_s, goal_time_percentile(ledger, 50), goal_time_percentile(ledger, 95));
+  out << line;
+  std::snprintf(line, sizeof line, "  messages   %lu sent, %lu received, %lu malformed\n",
+                (unsigned long)facts.messages.sent, (unsigned long)facts.messages.received,
+                (unsigned long)facts.messages.malformed);
+  out << line;
+  out << "  finished   " << core.finish_reason() << "\n";
+  return out.str();
+}
+
+}  // namespace cadre::runtime

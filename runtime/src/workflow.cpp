@@ -1,1 +1,286 @@
-// placeholder: implementation pending
+#include "cadre/runtime/workflow.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+namespace cadre::runtime {
+namespace {
+
+std::string spec_subtask_id(std::size_t index) { return "s" + std::to_string(index + 1); }
+
+// A plan is usable when it names at least one subtask and its ids are unique, non-empty and free
+// of '/', which task ids reserve as a separator.
+bool plan_is_usable(const std::vector<roles::SubtaskPlan>& plan, std::string& why) {
+  if (plan.empty()) {
+    why = "the plan names no subtask";
+    return false;
+  }
+  std::set<std::string> seen;
+  for (const auto& subtask : plan) {
+    if (subtask.id.empty() || subtask.id.find('/') != std::string::npos) {
+      why = "subtask id '" + subtask.id + "' is empty or contains '/'";
+      return false;
+    }
+    if (!seen.insert(subtask.id).second) {
+      why = "subtask id '" + subtask.id + "' appears twice";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Workflow::Workflow(Ledger& ledger) : ledger_(ledger) {}
+
+TaskId Workflow::add_plan_task(std::uint32_t goal_index) {
+  GoalRecord& goal = ledger_.goal(goal_index);
+  roles::TaskAssignment task;
+  task.goal_id = goal.spec.id;
+  task.task_id = "plan";
+  task.attempt = goal.plan_attempts++;
+  task.kind = roles::TaskKind::plan;
+  task.role = "planner";
+  task.seed = ledger_.scenario().seed;
+  task.goal_title = goal.spec.title;
+  for (std::size_t i = 0; i < goal.spec.subtasks.size(); ++i) {
+    const SubtaskSpec& spec = goal.spec.subtasks[i];
+    task.goal_subtasks.push_back({spec_subtask_id(i), spec.title, spec.title, spec.difficulty});
+  }
+  return ledger_.add_task(std::move(task), goal_index, 0);
+}
+
+WorkflowStep Workflow::start_goal(std::uint32_t goal_index) {
+  WorkflowStep step;
+  step.new_tasks.push_back(add_plan_task(goal_index));
+  return step;
+}
+
+WorkflowStep Workflow::on_result(TaskId task, const roles::TaskOutcome& outcome, TimeUs now) {
+  WorkflowStep step;
+  switch (ledger_.task(task).assignment.kind) {
+    case roles::TaskKind::plan: on_plan(task, outcome, now, step); break;
+    case roles::TaskKind::solve: on_solve(task, outcome, now, step); break;
+    case roles::TaskKind::review: on_review(task, outcome, now, step); break;
+    case roles::TaskKind::resolve: on_resolve(task, outcome, now, step); break;
+  }
+  return step;
+}
+
+void Workflow::on_plan(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
+                       WorkflowStep& step) {
+  const std::uint32_t goal_index = ledger_.task(task).goal_index;
+  GoalRecord& goal = ledger_.goal(goal_index);
+  if (goal.planned || goal.outcome != GoalOutcome::none) return;
+  std::string why = outcome.error;
+  if (!outcome.ok || !plan_is_usable(outcome.plan, why)) {
+    if (goal.plan_attempts < kMaxPlanAttempts) {
+      step.new_tasks.push_back(add_plan_task(goal_index));
+    } else {
+      ledger_.finish_goal(goal_index, GoalOutcome::failed, now, "planning failed: " + why);
+      step.finished.push_back(goal_index);
+    }
+    return;
+  }
+  goal.planned = true;
+  for (const auto& planned : outcome.plan) {
+    SubtaskRecord subtask;
+    subtask.plan = planned;
+    goal.subtasks.push_back(std::move(subtask));
+  }
+  for (std::uint32_t i = 0; i < goal.subtasks.size(); ++i) start_subtask(goal_index, i, step);
+}
+
+void Workflow::start_subtask(std::uint32_t goal_index, std::uint32_t subtask_index,
+                             WorkflowStep& step) {
+  start_round(goal_index, subtask_index, step);
+}
+
+void Workflow::start_round(std::uint32_t goal_index, std::uint32_t subtask_index,
+                           WorkflowStep& step) {
+  GoalRecord& goal = ledger_.goal(goal_index);
+  SubtaskRecord& subtask = goal.subtasks[subtask_index];
+  const std::uint32_t samples = std::max<std::uint32_t>(1, ledger_.scenario().workflow.samples);
+  subtask.round_candidates.clear();
+  for (std::uint32_t i = 0; i < samples; ++i) {
+    roles::TaskAssignment task;
+    task.goal_id = goal.spec.id;
+    task.task_id = subtask.plan.id;
+    task.attempt = subtask.round * samples + i;
+    task.kind = roles::TaskKind::solve;
+    task.role = "coder";
+    task.seed = ledger_.scenario().seed;
+    task.revision = subtask.round;
+    task.difficulty = subtask.plan.difficulty;
+    task.goal_title = goal.spec.title;
+    task.instructions = subtask.plan.instructions.empty() ? subtask.plan.title
+                                                          : subtask.plan.instructions;
+    task.feedback = subtask.feedback;
+    CandidateRecord candidate;
+    candidate.attempt = task.attempt;
+    candidate.solve_task = ledger_.add_task(std::move(task), goal_index, subtask_index);
+    step.new_tasks.push_back(candidate.solve_task);
+    subtask.round_candidates.push_back(std::move(candidate));
+    ++subtask.solve_attempts;
+  }
+}
+
+void Workflow::on_solve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
+                        WorkflowStep& step) {
+  const TaskRecord& record = ledger_.task(task);
+  const std::uint32_t goal_index = record.goal_index;
+  const std::uint32_t subtask_index = record.subtask_index;
+  GoalRecord& goal = ledger_.goal(goal_index);
+  SubtaskRecord& subtask = goal.subtasks[subtask_index];
+  auto candidate = std::find_if(subtask.round_candidates.begin(), subtask.round_candidates.end(),
+                                [&](const CandidateRecord& c) { return c.solve_task == task; });
+  if (candidate == subtask.round_candidates.end()) return;  // a round that has ended
+  if (!outcome.ok || !outcome.candidate) {
+    candidate->solve_failed = true;
+    candidate->finished = true;
+    maybe_finish_round(goal_index, subtask_index, now, step);
+    return;
+  }
+  candidate->candidate = outcome.candidate;
+  roles::TaskAssignment review;
+  review.goal_id = goal.spec.id;
+  review.task_id = subtask.plan.id + "/review";
+  review.attempt = candidate->attempt;
+  review.kind = roles::TaskKind::review;
+  review.role = "critic";
+  review.seed = ledger_.scenario().seed;
+  review.revision = subtask.round;
+  review.difficulty = subtask.plan.difficulty;
+  review.goal_title = goal.spec.title;
+  review.instructions = record.assignment.instructions;
+  review.candidate = outcome.candidate;
+  step.new_tasks.push_back(ledger_.add_task(std::move(review), goal_index, subtask_index));
+}
+
+void Workflow::on_review(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
+                         WorkflowStep& step) {
+  const TaskRecord& record = ledger_.task(task);
+  const std::uint32_t goal_index = record.goal_index;
+  const std::uint32_t subtask_index = record.subtask_index;
+  SubtaskRecord& subtask = ledger_.goal(goal_index).subtasks[subtask_index];
+  auto candidate = std::find_if(
+      subtask.round_candidates.begin(), subtask.round_candidates.end(),
+      [&](const CandidateRecord& c) { return c.attempt == record.assignment.attempt; });
+  if (candidate == subtask.round_candidates.end() || candidate->finished) return;
+  if (outcome.ok && outcome.verdict) {
+    candidate->verdict = outcome.verdict;
+  } else {
+    // A critic that could not judge counts as a rejection, with its error as feedback.
+    candidate->verdict = roles::Verdict{false, 0.0, "review failed: " + outcome.error};
+  }
+  candidate->finished = true;
+  maybe_finish_round(goal_index, subtask_index, now, step);
+}
+
+void Workflow::maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtask_index,
+                                  TimeUs now, WorkflowStep& step) {
+  GoalRecord& goal = ledger_.goal(goal_index);
+  SubtaskRecord& subtask = goal.subtasks[subtask_index];
+  for (const auto& candidate : subtask.round_candidates)
+    if (!candidate.finished) return;
+
+  const CandidateRecord* best = nullptr;
+  for (const auto& candidate : subtask.round_candidates) {
+    if (!candidate.verdict || !candidate.verdict->accept) continue;
+    if (best == nullptr || candidate.verdict->score > best->verdict->score) best = &candidate;
+  }
+  if (best != nullptr) {
+    subtask.state = SubtaskState::resolved;
+    subtask.accepted_correct = best->candidate->sim_correct;
+    maybe_finish_goal(goal_index, now, step);
+    return;
+  }
+  for (const auto& candidate : subtask.round_candidates)
+    if (candidate.verdict && !candidate.verdict->feedback.empty())
+      subtask.feedback.push_back(candidate.verdict->feedback);
+
+  const WorkflowConfig& config = ledger_.scenario().workflow;
+  if (subtask.round < config.max_revisions) {
+    ++subtask.round;
+    start_round(goal_index, subtask_index, step);
+    return;
+  }
+  if (config.on_exhausted == OnExhausted::fail) {
+    subtask.state = SubtaskState::failed;
+    maybe_finish_goal(goal_index, now, step);
+    return;
+  }
+  subtask.state = SubtaskState::escalated;
+  roles::TaskAssignment resolve;
+  resolve.goal_id = goal.spec.id;
+  resolve.task_id = subtask.plan.id + "/resolve";
+  resolve.attempt = 0;
+  resolve.kind = roles::TaskKind::resolve;
+  resolve.role = "human";
+  resolve.seed = ledger_.scenario().seed;
+  resolve.revision = subtask.round;
+  resolve.difficulty = subtask.plan.difficulty;
+  resolve.goal_title = goal.spec.title;
+  resolve.instructions =
+      subtask.plan.instructions.empty() ? subtask.plan.title : subtask.plan.instructions;
+  resolve.feedback = subtask.feedback;
+  step.new_tasks.push_back(ledger_.add_task(std::move(resolve), goal_index, subtask_index));
+}
+
+void Workflow::on_resolve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
+                          WorkflowStep& step) {
+  const TaskRecord& record = ledger_.task(task);
+  SubtaskRecord& subtask = ledger_.goal(record.goal_index).subtasks[record.subtask_index];
+  if (subtask.state != SubtaskState::escalated) return;
+  if (outcome.ok && outcome.candidate) {
+    subtask.state = SubtaskState::resolved_by_human;
+    subtask.accepted_correct = outcome.candidate->sim_correct;
+    ledger_.charge_usd(record.goal_index, ledger_.scenario().pricing.human_usd_per_escalation);
+  } else {
+    subtask.state = SubtaskState::failed;
+  }
+  maybe_finish_goal(record.goal_index, now, step);
+}
+
+void Workflow::maybe_finish_goal(std::uint32_t goal_index, TimeUs now, WorkflowStep& step) {
+  GoalRecord& goal = ledger_.goal(goal_index);
+  if (goal.outcome != GoalOutcome::none) return;
+  for (const auto& subtask : goal.subtasks)
+    if (subtask.state == SubtaskState::solving || subtask.state == SubtaskState::escalated)
+      return;
+
+  if (!goal.verified) {
+    // Goal verification: the specification's subtasks that the plan missed are found now and
+    // run like any other.
+    goal.verified = true;
+    std::set<std::string> planned;
+    for (const auto& subtask : goal.subtasks) planned.insert(subtask.plan.id);
+    const auto first_new = static_cast<std::uint32_t>(goal.subtasks.size());
+    for (std::size_t i = 0; i < goal.spec.subtasks.size(); ++i) {
+      const std::string id = spec_subtask_id(i);
+      if (planned.count(id)) continue;
+      SubtaskRecord subtask;
+      subtask.plan = {id, goal.spec.subtasks[i].title, goal.spec.subtasks[i].title,
+                      goal.spec.subtasks[i].difficulty};
+      subtask.discovered = true;
+      goal.subtasks.push_back(std::move(subtask));
+    }
+    if (goal.subtasks.size() > first_new) {
+      for (auto i = first_new; i < goal.subtasks.size(); ++i) start_subtask(goal_index, i, step);
+      return;
+    }
+  }
+
+  GoalOutcome outcome = GoalOutcome::resolved;
+  for (const auto& subtask : goal.subtasks) {
+    if (subtask.state == SubtaskState::failed) outcome = GoalOutcome::failed;
+    if (subtask.state == SubtaskState::resolved_by_human && outcome != GoalOutcome::failed)
+      outcome = GoalOutcome::escalated;
+  }
+  ledger_.finish_goal(goal_index, outcome, now,
+                      outcome == GoalOutcome::failed ? "revisions exhausted" : "");
+  step.finished.push_back(goal_index);
+}
+
+}  // namespace cadre::runtime

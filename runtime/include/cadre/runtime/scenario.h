@@ -65,6 +65,21 @@ struct Limits {
   double budget_usd = 0.0;  // 0: none. No new work is dispatched once spend reaches it.
 };
 
+// Faults the simulator injects (`cadre sim` only; a live run has real ones). Probabilities are
+// per message or per dispatch; draws come from a generator seeded by the scenario seed, so a
+// faulty run is as reproducible as a clean one.
+struct FaultConfig {
+  double message_loss = 0.0;         // an ASSIGN or RESULT vanishes
+  double message_delay = 0.0;        // a RESULT arrives late, by up to delay_s
+  double delay_s = 1.0;
+  double message_duplication = 0.0;  // a RESULT arrives twice
+  double agent_crash = 0.0;          // an agent dies instead of answering a task
+  double restart_s = 5.0;            // a crashed agent rejoins this long after it died
+  bool any() const {
+    return message_loss > 0 || message_delay > 0 || message_duplication > 0 || agent_crash > 0;
+  }
+};
+
 struct Scenario {
   std::string name;
   std::string description;
@@ -74,6 +89,7 @@ struct Scenario {
   std::vector<GoalSpec> goals;  // explicit goals, or those the generator made from the seed
   Pricing pricing;
   Limits limits;
+  FaultConfig faults;
   std::string source_path;  // the file it was loaded from
 };
 

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One step from a fresh Debian 12 machine to a running cadre:
+#   ./bootstrap.sh run    install missing packages, build, run scenarios/feature-team.yaml
+#   ./bootstrap.sh test   install missing packages, build, run the whole test suite (ctest)
+# Idempotent: installs only what is missing and rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode="${1:-run}"
+case "$mode" in
+  run|test) shift || true ;;
+  -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+  *) echo "bootstrap.sh: unknown mode '$mode' (use: run | test)" >&2; exit 2 ;;
+esac
+
+packages=(
+  g++ make cmake ccache pkg-config
+  libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev
+  python3 python3-zmq python3-msgpack
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "bootstrap.sh: installing ${missing[*]}"
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  "${as_root[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}"
+fi
+
+build_dir="${CADRE_BUILD_DIR:-build}"
+jobs="$(nproc)"
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build_dir" -j"$jobs"
+
+case "$mode" in
+  run)  exec "$build_dir/cli/cadre" run scenarios/feature-team.yaml "$@" ;;
+  test) exec ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" "$@" ;;
+esac

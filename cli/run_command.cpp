@@ -1,0 +1,145 @@
+// `cadre run`: a live run on this machine. The hub runs in this process; every agent is a child
+// process (`cadre agent ...`) connected over ZeroMQ on loopback TCP.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "cadre/runtime/child_processes.h"
+#include "cadre/runtime/live_hub.h"
+#include "cadre/runtime/report.h"
+#include "commands.h"
+#include "scenario_args.h"
+#include "team_brains.h"
+
+namespace cadre::cli {
+namespace {
+
+std::atomic<int> g_signal{0};
+
+void on_signal(int sig) { g_signal.store(sig); }
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+
+std::vector<std::string> agent_argv(const std::string& exe, const std::string& hub,
+                                    const std::string& id, const runtime::TeamEntry& entry,
+                                    const runtime::Scenario& scenario) {
+  std::vector<std::string> argv = {exe,       "agent",          "--hub",  hub,
+                                   "--id",    id,               "--role", entry.role,
+                                   "--brain", entry.brain.kind, "--model", entry.brain.model,
+                                   "--capacity", std::to_string(entry.capacity),
+                                   // An orphaned agent gives up rather than waiting forever.
+                                   "--hub-timeout", "30"};
+  for (const auto& [key, value] : brain_params_for(entry, scenario)) {
+    argv.push_back("--brain-param");
+    argv.push_back(key + "=" + value);
+  }
+  return argv;
+}
+
+}  // namespace
+
+int run_command(const RunArgs& args) {
+  auto loaded = load_from_args(args.scenario);
+  if (!loaded.ok()) {
+    print_error(loaded.error().to_string());
+    return kExitBadInput;
+  }
+  const runtime::Scenario& scenario = *loaded;
+  const std::string out_dir = args.out_dir.empty() ? default_out_dir(scenario.name) : args.out_dir;
+  std::error_code fs_error;
+  std::filesystem::create_directories(out_dir + "/agents", fs_error);
+  if (fs_error) {
+    print_error(out_dir + ": cannot create output folder: " + fs_error.message());
+    return kExitFailure;
+  }
+
+  install_signal_handlers();
+  const auto started = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
+  auto say = [&](const std::string& line) {
+    if (args.quiet) return;
+    char stamp[24];
+    std::snprintf(stamp, sizeof stamp, "[%7.2fs] ", elapsed());
+    std::cout << stamp << line << std::endl;
+  };
+
+  runtime::ChildProcesses children;
+  runtime::LiveHubOptions options;
+  options.out_dir = out_dir;
+  options.interrupted = [] { return g_signal.load() != 0; };
+  options.on_idle = [&] {
+    for (const auto& exit : children.reap()) say("agent " + exit.name + " " + exit.describe());
+  };
+  const bool chatty = scenario.goals.size() <= 200;
+  options.on_progress = [&](const std::string& line) {
+    if (chatty) say(line);
+  };
+  auto hub = runtime::LiveHub::create(scenario, options);
+  if (!hub.ok()) {
+    print_error(hub.error().to_string());
+    return kExitFailure;
+  }
+
+  // Tools and tests that want to talk to this hub find its address here.
+  {
+    std::ofstream endpoint_file(out_dir + "/hub.endpoint");
+    endpoint_file << (*hub)->endpoint() << "\n";
+  }
+
+  std::size_t agent_count = 0;
+  for (const auto& entry : scenario.team) agent_count += entry.count;
+  say("scenario '" + scenario.name + "': " + std::to_string(scenario.goals.size()) +
+      " goals, " + std::to_string(agent_count) + " agents; hub at " + (*hub)->endpoint() +
+      "; output in " + out_dir);
+
+  const std::string exe = self_executable();
+  std::map<std::string, std::uint32_t> next_index;
+  for (const auto& entry : scenario.team) {
+    for (std::uint32_t i = 0; i < entry.count; ++i) {
+      const std::string id = agent_id_for(entry.role, ++next_index[entry.role]);
+      auto pid = children.spawn(id, agent_argv(exe, (*hub)->endpoint(), id, entry, scenario),
+                                out_dir + "/agents/" + id + ".log");
+      if (!pid.ok()) {
+        print_error("cannot start agent " + id + ": " + pid.error().to_string());
+        children.stop_all(std::chrono::milliseconds(500));
+        return kExitFailure;
+      }
+    }
+  }
+
+  runtime::RunFacts facts = (*hub)->run();
+  for (const auto& exit : children.stop_all(std::chrono::seconds(3))) {
+    if (!(WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0))
+      say("agent " + exit.name + " " + exit.describe());
+  }
+
+  const runtime::HubCore& core = (*hub)->core();
+  auto written = runtime::write_report(out_dir, core, facts);
+  std::cout << runtime::summary_table(core, facts);
+  if (!written.ok()) {
+    print_error(written.error().to_string());
+    return kExitFailure;
+  }
+  std::cout << "  report     " << out_dir << "/report.json\n" << std::endl;
+  if (facts.interrupted) return kExitInterrupted;
+  if (core.finish_reason() != "all goals ended") return kExitLimit;
+  return kExitOk;
+}
+
+}  // namespace cadre::cli

@@ -1,0 +1,54 @@
+// Child processes started by `cadre run`: spawn, reap, and stop them all, by pid.
+//
+// Every child is started with PR_SET_PDEATHSIG = SIGKILL, so none outlives a `cadre run` that is
+// killed outright; stop_all() is the orderly path (SIGTERM, a grace period, then SIGKILL).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "cadre/result.h"
+
+namespace cadre::runtime {
+
+struct ChildExit {
+  std::string name;
+  pid_t pid = 0;
+  int status = 0;  // as from waitpid
+  std::string describe() const;  // "exited with code 1", "killed by signal 9 (Killed)"
+};
+
+class ChildProcesses {
+ public:
+  ChildProcesses() = default;
+  ~ChildProcesses();  // stop_all() with a short grace period
+  ChildProcesses(const ChildProcesses&) = delete;
+  ChildProcesses& operator=(const ChildProcesses&) = delete;
+
+  // Starts argv[0] (a path) with argv, stdout and stderr appended to `log_path`, stdin from
+  // /dev/null. Fails with the reason when fork or the log file fails; an exec failure shows as
+  // an exit with code 127 and a line in the log.
+  Result<pid_t> spawn(const std::string& name, const std::vector<std::string>& argv,
+                      const std::string& log_path);
+
+  // Collects children that have ended since the last call (non-blocking).
+  std::vector<ChildExit> reap();
+
+  // SIGTERM to every live child, wait up to `grace`, then SIGKILL and reap the rest.
+  std::vector<ChildExit> stop_all(std::chrono::milliseconds grace);
+
+  // Children not yet reaped.
+  std::size_t running() const { return children_.size(); }
+
+ private:
+  struct Child {
+    std::string name;
+    pid_t pid;
+  };
+  std::vector<Child> children_;
+};
+
+}  // namespace cadre::runtime

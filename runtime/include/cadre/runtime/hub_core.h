@@ -1,0 +1,98 @@
+// The hub's core: ledger + workflow + scheduler behind one event interface.
+//
+// Events in (start, agent joined/left, result received, time advanced), commands out (dispatch,
+// cancel, ack, goal finished, run finished). No sockets, no clock, no disk: the live shell
+// (LiveHub) and the simulator drive the same core, and tests drive it directly.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cadre/roles/messages.h"
+#include "cadre/runtime/clock.h"
+#include "cadre/runtime/ledger.h"
+#include "cadre/runtime/scenario.h"
+#include "cadre/runtime/scheduler.h"
+#include "cadre/runtime/workflow.h"
+
+namespace cadre::runtime {
+
+struct DispatchCommand {
+  std::string agent_id;
+  roles::TaskAssignment assignment;
+};
+struct CancelCommand {
+  std::string agent_id;
+  roles::Cancel cancel;
+};
+struct AckCommand {
+  std::string agent_id;
+  roles::Ack ack;
+};
+struct GoalFinishedCommand {
+  std::uint32_t goal_index;
+};
+struct RunFinishedCommand {
+  std::string reason;  // "all goals ended", or the limit that stopped the run
+};
+using Command = std::variant<DispatchCommand, CancelCommand, AckCommand, GoalFinishedCommand,
+                             RunFinishedCommand>;
+
+struct AgentJoin {
+  std::string agent_id;
+  std::string role;
+  std::string model;
+  std::uint32_t capacity = 1;
+  std::int64_t pid = 0;
+};
+
+class HubCore {
+ public:
+  explicit HubCore(const Scenario& scenario);
+
+  // Submits every goal of the scenario. Call once, first.
+  std::vector<Command> start(TimeUs now);
+  std::vector<Command> agent_joined(const AgentJoin& join, TimeUs now);
+  std::vector<Command> agent_left(const std::string& agent_id, TimeUs now);
+  // A RESULT from `agent_id`. Always answers with an AckCommand (accepted or not).
+  std::vector<Command> result_received(const std::string& agent_id,
+                                       const roles::TaskOutcome& outcome, TimeUs now);
+  // Expires due leases and applies the wall-time limit.
+  std::vector<Command> tick(TimeUs now);
+
+  // Ends the run now: open goals fail with `reason`, held tasks are cancelled.
+  std::vector<Command> stop(const std::string& reason, TimeUs now);
+
+  // When tick() next has something to do, if ever.
+  std::optional<TimeUs> next_deadline() const;
+  bool finished() const { return finished_; }
+  const std::string& finish_reason() const { return finish_reason_; }
+  TimeUs started_at() const { return started_at_; }
+
+  const Ledger& ledger() const { return ledger_; }
+  const Scheduler& scheduler() const { return scheduler_; }
+
+ private:
+  void apply(const WorkflowStep& step, TimeUs now);
+  void requeue(TaskId task);
+  void place(TimeUs now);
+  void check_limits(TimeUs now);
+  void finish_run(const std::string& reason);
+  std::uint64_t priority_of(const TaskRecord& task) const;
+
+  Ledger ledger_;
+  Workflow workflow_;
+  Scheduler scheduler_;
+  std::vector<Command> out_;
+  TimeUs lease_us_;
+  TimeUs started_at_ = 0;
+  bool started_ = false;
+  bool finished_ = false;
+  bool stopping_ = false;
+  std::string finish_reason_;
+};
+
+}  // namespace cadre::runtime

@@ -1,0 +1,149 @@
+// The ledger: every goal, subtask, candidate and task attempt of a run, and what they cost.
+//
+// It is plain state with bookkeeping methods; the rules that move it (the workflow) and the
+// assignment of tasks to agents (the scheduler) live elsewhere. Deterministic, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cadre/roles/messages.h"
+#include "cadre/runtime/clock.h"
+#include "cadre/runtime/scenario.h"
+
+namespace cadre::runtime {
+
+// Every goal ends in exactly one of these; `none` only while it is open.
+enum class GoalOutcome { none, resolved, escalated, failed };
+const char* outcome_name(GoalOutcome outcome);
+
+enum class SubtaskState { solving, escalated, resolved, resolved_by_human, failed };
+
+// Index of a task in the ledger; stable for the whole run.
+using TaskId = std::uint32_t;
+
+// The key of a task attempt on the wire: (goal, task, attempt).
+struct TaskKey {
+  std::string goal_id;
+  std::string task_id;
+  std::uint32_t attempt = 0;
+  bool operator==(const TaskKey&) const = default;
+  std::string to_string() const;
+};
+
+enum class TaskState { queued, leased, done, cancelled };
+
+struct TaskRecord {
+  roles::TaskAssignment assignment;  // what is sent on dispatch (lease_ms filled then)
+  std::uint32_t goal_index = 0;
+  std::uint32_t subtask_index = 0;  // for solve/review/resolve
+  TaskState state = TaskState::queued;
+  std::string agent_id;             // the lease holder while leased; the answerer when done
+  std::uint64_t lease_generation = 0;  // bumped on every dispatch; stale lease timers ignore it
+  TimeUs leased_at = 0;
+  TimeUs lease_deadline = 0;
+  std::uint32_t dispatches = 0;
+};
+
+struct CandidateRecord {
+  std::uint32_t attempt = 0;
+  TaskId solve_task = 0;
+  bool finished = false;          // the solve answered (ok or not) and, if ok, was reviewed
+  bool solve_failed = false;
+  std::optional<roles::Candidate> candidate;
+  std::optional<roles::Verdict> verdict;
+};
+
+struct SubtaskRecord {
+  roles::SubtaskPlan plan;
+  bool discovered = false;  // missed by the plan and found at goal verification
+  SubtaskState state = SubtaskState::solving;
+  std::uint32_t round = 0;  // revision round in progress
+  std::vector<CandidateRecord> round_candidates;
+  std::vector<std::string> feedback;  // critic feedback from finished rounds, oldest first
+  std::uint32_t solve_attempts = 0;
+  std::optional<bool> accepted_correct;  // sim ground truth of the accepted candidate
+};
+
+struct GoalRecord {
+  GoalSpec spec;
+  std::uint32_t index = 0;
+  GoalOutcome outcome = GoalOutcome::none;
+  std::string reason;  // why it failed, when it did
+  std::vector<SubtaskRecord> subtasks;
+  bool planned = false;
+  bool verified = false;  // goal verification (missed-subtask check) done
+  std::uint32_t plan_attempts = 0;
+  std::uint32_t attempts = 0;  // results accepted for this goal (all kinds)
+  std::uint64_t tokens_in = 0;
+  std::uint64_t tokens_out = 0;
+  double usd = 0.0;
+  TimeUs first_dispatch_at = -1;
+  TimeUs finished_at = -1;
+};
+
+struct TaskCounters {
+  std::uint64_t dispatched = 0;
+  std::uint64_t completed = 0;  // results accepted
+  std::uint64_t requeued = 0;   // leases expired or holders gone
+  std::uint64_t duplicates_ignored = 0;
+  std::uint64_t failed_attempts = 0;  // results with ok = false
+};
+
+class Ledger {
+ public:
+  explicit Ledger(const Scenario& scenario);
+
+  const Scenario& scenario() const { return scenario_; }
+
+  std::vector<GoalRecord>& goals() { return goals_; }
+  const std::vector<GoalRecord>& goals() const { return goals_; }
+  GoalRecord& goal(std::uint32_t index) { return goals_[index]; }
+
+  // Adds a task in state queued. Precondition: no task with the same key exists.
+  TaskId add_task(roles::TaskAssignment assignment, std::uint32_t goal_index,
+                  std::uint32_t subtask_index);
+  TaskRecord& task(TaskId id) { return tasks_[id]; }
+  const TaskRecord& task(TaskId id) const { return tasks_[id]; }
+  std::size_t task_count() const { return tasks_.size(); }
+  std::optional<TaskId> find_task(const std::string& goal_id, const std::string& task_id,
+                                  std::uint32_t attempt) const;
+
+  // Charges an accepted result's tokens (priced by its model) to its goal and the run.
+  void charge(std::uint32_t goal_index, const roles::TaskOutcome& outcome);
+  // Charges a fixed amount (a human escalation) to a goal and the run.
+  void charge_usd(std::uint32_t goal_index, double usd);
+
+  std::uint64_t tokens_in() const { return tokens_in_; }
+  std::uint64_t tokens_out() const { return tokens_out_; }
+  double usd() const { return usd_; }
+  std::uint64_t unpriced_results() const { return unpriced_results_; }
+
+  TaskCounters& counters() { return counters_; }
+  const TaskCounters& counters() const { return counters_; }
+
+  std::size_t open_goals() const { return open_goals_; }
+  // Marks a goal finished with `outcome`. Precondition: it is open.
+  void finish_goal(std::uint32_t goal_index, GoalOutcome outcome, TimeUs now, std::string reason);
+
+ private:
+  static std::string key_string(const std::string& goal_id, const std::string& task_id,
+                                std::uint32_t attempt);
+
+  Scenario scenario_;
+  std::vector<GoalRecord> goals_;
+  std::vector<TaskRecord> tasks_;
+  std::unordered_map<std::string, TaskId> task_by_key_;
+  std::uint64_t tokens_in_ = 0;
+  std::uint64_t tokens_out_ = 0;
+  double usd_ = 0.0;
+  std::uint64_t unpriced_results_ = 0;
+  TaskCounters counters_;
+  std::size_t open_goals_ = 0;
+};
+
+}  // namespace cadre::runtime

@@ -1,0 +1,43 @@
+// The run report: report.json (totals), goals.jsonl (one line per goal, for comparing runs goal by
+// goal) and the summary table printed at the end. The same for live and simulated runs.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "cadre/result.h"
+#include "cadre/runtime/hub_core.h"
+
+namespace cadre::runtime {
+
+struct MessageStats {
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  std::uint64_t malformed = 0;  // frames that did not decode, or bodies that did not
+};
+
+// What the shell knows that the core does not.
+struct RunFacts {
+  std::string mode = "live";  // live | sim
+  double wall_s = 0.0;        // duration of the run on the core's clock (virtual in sim)
+  double real_s = -1.0;       // sim only: wall-clock seconds the simulation took
+  bool interrupted = false;   // stopped by a signal; the report is partial
+  MessageStats messages;
+  std::map<std::string, std::int64_t> agent_pids;  // agent id -> OS pid (0: unknown)
+};
+
+// Writes DIR/report.json and DIR/goals.jsonl. Fails with the path on I/O errors.
+Status write_report(const std::string& dir, const HubCore& core, const RunFacts& facts);
+
+// The report.json document as text (pretty-printed), for tests and tools.
+std::string report_json(const HubCore& core, const RunFacts& facts);
+
+// A human-readable summary table of the run.
+std::string summary_table(const HubCore& core, const RunFacts& facts);
+
+// p-th percentile (0..100) of goal times in seconds over ended goals that were dispatched;
+// 0 when there are none. Nearest-rank method.
+double goal_time_percentile(const Ledger& ledger, double p);
+
+}  // namespace cadre::runtime

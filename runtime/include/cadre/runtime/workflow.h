@@ -1,0 +1,58 @@
+// The plan-solve-verify workflow: the team's cognitive architecture as transitions on the ledger.
+//
+//   goal --plan--> subtasks; each subtask runs rounds of `samples` solve attempts, each reviewed by
+//   a critic; the best accepted candidate (highest score, then lowest attempt) resolves the
+//   subtask; a round with none accepted starts a revision round with the critics' feedback, up to
+//   `max_revisions`; then the subtask is escalated to a human or fails (`on_exhausted`). When every
+//   subtask has ended, the goal is verified against its specification: subtasks the plan missed
+//   are added and run; then the goal ends resolved (all by the team), escalated (some by a human)
+//   or failed (any failed).
+//
+// Every round waits for all its attempts and reviews before deciding, and a goal waits for all its
+// subtasks, so outcomes and token totals do not depend on timing or on which agent answered.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "cadre/roles/messages.h"
+#include "cadre/runtime/clock.h"
+#include "cadre/runtime/ledger.h"
+
+namespace cadre::runtime {
+
+struct WorkflowStep {
+  std::vector<TaskId> new_tasks;        // to enqueue
+  std::vector<std::uint32_t> finished;  // goals that ended
+};
+
+class Workflow {
+ public:
+  explicit Workflow(Ledger& ledger);
+
+  // Creates the goal's plan task.
+  WorkflowStep start_goal(std::uint32_t goal_index);
+
+  // Applies an accepted result to the ledger (the task is already marked done and charged).
+  WorkflowStep on_result(TaskId task, const roles::TaskOutcome& outcome, TimeUs now);
+
+  // Attempts of a plan before the goal fails.
+  static constexpr std::uint32_t kMaxPlanAttempts = 3;
+
+ private:
+  void on_plan(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
+  void on_solve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
+  void on_review(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
+  void on_resolve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
+
+  void start_subtask(std::uint32_t goal_index, std::uint32_t subtask_index, WorkflowStep& step);
+  void start_round(std::uint32_t goal_index, std::uint32_t subtask_index, WorkflowStep& step);
+  void maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtask_index, TimeUs now,
+                          WorkflowStep& step);
+  void maybe_finish_goal(std::uint32_t goal_index, TimeUs now, WorkflowStep& step);
+  TaskId add_plan_task(std::uint32_t goal_index);
+
+  Ledger& ledger_;
+};
+
+}  // namespace cadre::runtime

@@ -1,0 +1,146 @@
+#include "cadre/runtime/sim_run.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace cadre::runtime {
+
+SimRun::SimRun(const Scenario& scenario, std::vector<SimAgent> agents, SimAnswerFn answer,
+               SimOptions options)
+    : scenario_(scenario),
+      agents_(std::move(agents)),
+      answer_(std::move(answer)),
+      options_(std::move(options)),
+      core_(scenario_),
+      epoch_(agents_.size(), 0),
+      down_(agents_.size(), false),
+      fault_state_(scenario.seed ^ 0x6a09e667f3bcc908ull) {
+  for (std::uint32_t i = 0; i < agents_.size(); ++i) agent_index_.emplace(agents_[i].id, i);
+  facts_.mode = "sim";
+}
+
+double SimRun::fault_draw() {
+  std::uint64_t z = (fault_state_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
+void SimRun::push(Event event) {
+  event.seq = next_seq_++;
+  queue_.push_back(std::move(event));
+  std::push_heap(queue_.begin(), queue_.end(), LaterFirst{});
+}
+
+void SimRun::dispatch(const DispatchCommand& command, TimeUs now) {
+  const std::uint32_t agent = agent_index_.at(command.agent_id);
+  const FaultConfig& faults = scenario_.faults;
+  // A dead agent, or a lost ASSIGN: no answer ever comes; the lease or the agent's departure
+  // gets the task requeued.
+  if (down_[agent]) return;
+  if (faults.message_loss > 0 && fault_draw() < faults.message_loss) {
+    ++fault_counts_.lost;
+    return;
+  }
+  if (faults.agent_crash > 0 && fault_draw() < faults.agent_crash) {
+    // The agent dies on taking the task, and everything it held dies with it. The hub notices
+    // after `liveness` missed heartbeats; the agent comes back after restart_s.
+    ++fault_counts_.crashes;
+    down_[agent] = true;
+    const std::uint32_t life = ++epoch_[agent];
+    const TimeUs detect = seconds_to_us(scenario_.workflow.heartbeat_s *
+                                        std::max<std::uint32_t>(1, scenario_.workflow.liveness));
+    push({now + detect, 0, EventKind::agent_detected_gone, agent, life, {}});
+    push({now + std::max(detect, seconds_to_us(faults.restart_s)), 0, EventKind::agent_restarted,
+          agent, life, {}});
+    return;
+  }
+  SimAnswer answer = answer_(agent, command.assignment);
+  const TimeUs due = now + std::max<TimeUs>(0, seconds_to_us(answer.delay_s));
+  if (faults.message_loss > 0 && fault_draw() < faults.message_loss) {
+    ++fault_counts_.lost;  // the RESULT is lost on the way back
+    return;
+  }
+  TimeUs arrival = due;
+  if (faults.message_delay > 0 && fault_draw() < faults.message_delay) {
+    ++fault_counts_.delayed;
+    arrival += seconds_to_us(fault_draw() * faults.delay_s);
+  }
+  if (faults.message_duplication > 0 && fault_draw() < faults.message_duplication) {
+    ++fault_counts_.duplicated;
+    push({arrival + 1, 0, EventKind::answer, agent, epoch_[agent], answer.outcome});
+  }
+  push({arrival, 0, EventKind::answer, agent, epoch_[agent], std::move(answer.outcome)});
+}
+
+void SimRun::execute(std::vector<Command> commands, TimeUs now) {
+  for (auto& command : commands) {
+    if (auto* dispatch_command = std::get_if<DispatchCommand>(&command)) {
+      ++facts_.messages.sent;
+      dispatch(*dispatch_command, now);
+    } else if (std::holds_alternative<CancelCommand>(command) ||
+               std::holds_alternative<AckCommand>(command)) {
+      // A cancelled attempt's answer may still arrive; the core ignores it as stale, exactly as
+      // the live hub ignores a late result.
+      ++facts_.messages.sent;
+    } else if (auto* goal = std::get_if<GoalFinishedCommand>(&command)) {
+      ++goals_done_;
+      if (options_.on_progress) {
+        const GoalRecord& record = core_.ledger().goals()[goal->goal_index];
+        options_.on_progress("goal " + record.spec.id + " " + outcome_name(record.outcome) + " (" +
+                             std::to_string(goals_done_) + "/" +
+                             std::to_string(core_.ledger().goals().size()) + " ended)");
+      }
+    }
+  }
+}
+
+RunFacts SimRun::run() {
+  const auto real_start = std::chrono::steady_clock::now();
+  TimeUs now = 0;
+  execute(core_.start(now), now);
+  for (const auto& agent : agents_)
+    execute(core_.agent_joined(AgentJoin{agent.id, agent.role, agent.model, agent.capacity, 0}, now),
+            now);
+  while (!core_.finished()) {
+    const auto deadline = core_.next_deadline();
+    if (queue_.empty() && !deadline) break;  // nothing can happen any more
+    if (deadline && (queue_.empty() || *deadline < queue_.front().due)) {
+      now = std::max(now, *deadline);
+      execute(core_.tick(now), now);
+      continue;
+    }
+    std::pop_heap(queue_.begin(), queue_.end(), LaterFirst{});
+    Event event = std::move(queue_.back());
+    queue_.pop_back();
+    now = std::max(now, event.due);
+    const std::uint32_t agent = event.agent;
+    switch (event.kind) {
+      case EventKind::answer:
+        if (event.epoch != epoch_[agent] || down_[agent]) break;  // died before answering
+        ++facts_.messages.received;
+        execute(core_.result_received(agents_[agent].id, event.outcome, now), now);
+        break;
+      case EventKind::agent_detected_gone:
+        if (event.epoch == epoch_[agent] && down_[agent])
+          execute(core_.agent_left(agents_[agent].id, now), now);
+        break;
+      case EventKind::agent_restarted:
+        if (event.epoch != epoch_[agent] || !down_[agent]) break;
+        down_[agent] = false;
+        execute(core_.agent_joined(AgentJoin{agents_[agent].id, agents_[agent].role,
+                                             agents_[agent].model, agents_[agent].capacity, 0},
+                                   now),
+                now);
+        break;
+    }
+  }
+  if (!core_.finished()) execute(core_.stop("no agent can take the remaining work", now), now);
+  facts_.wall_s = us_to_seconds(now);
+  facts_.real_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - real_start).count();
+  return facts_;
+}
+
+}  // namespace cadre::runtime

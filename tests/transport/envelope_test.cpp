@@ -1,0 +1,357 @@
+// Envelope codec: round trips, every decode failure reason, and a mutation fuzz.
+#include "cadre/transport/envelope.h"
+
+#include <gtest/gtest.h>
+#include <msgpack.hpp>
+
+#include <chrono>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace cadre::transport {
+namespace {
+
+using Reason = DecodeFailure::Reason;
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+// Packs whatever `build` writes into one buffer.
+std::string packed(const std::function<void(Packer&)>& build) {
+  msgpack::sbuffer buffer;
+  Packer packer(buffer);
+  build(packer);
+  return std::string(buffer.data(), buffer.size());
+}
+
+std::string sample_body() {
+  return packed([](Packer& p) {
+    p.pack_map(2);
+    p.pack(std::string("goal_id"));
+    p.pack(std::string("g1"));
+    p.pack(std::string("items"));
+    p.pack_array(3);
+    p.pack(1);
+    p.pack(-2);
+    p.pack(3.5);
+  });
+}
+
+Envelope sample_envelope(MessageKind kind = MessageKind::result) {
+  Envelope e;
+  e.kind = kind;
+  e.msg_id = 1234567890123ULL;
+  e.sender = "coder-2";
+  e.body = sample_body();
+  return e;
+}
+
+// A hand-built five-element frame; each element is written by its own function.
+std::string frame_of(const std::function<void(Packer&)>& version,
+                     const std::function<void(Packer&)>& kind,
+                     const std::function<void(Packer&)>& msg_id,
+                     const std::function<void(Packer&)>& sender,
+                     const std::function<void(Packer&)>& body) {
+  return packed([&](Packer& p) {
+    p.pack_array(5);
+    version(p);
+    kind(p);
+    msg_id(p);
+    sender(p);
+    body(p);
+  });
+}
+
+auto uint_of(std::uint64_t v) { return [v](Packer& p) { p.pack_uint64(v); }; }
+auto str_of(std::string s) { return [s](Packer& p) { p.pack(s); }; }
+auto empty_map() { return [](Packer& p) { p.pack_map(0); }; }
+
+void expect_failure(std::string_view frame, Reason reason) {
+  DecodeResult r = decode_envelope(frame);
+  ASSERT_FALSE(r.ok()) << "decoded unexpectedly";
+  EXPECT_EQ(r.failure().reason, reason)
+      << "got " << reason_name(r.failure().reason) << ": " << r.failure().detail;
+  EXPECT_FALSE(r.failure().detail.empty());
+}
+
+TEST(EnvelopeCodec, RoundTripsEveryKind) {
+  for (int k = kMinKind; k <= kMaxKind; ++k) {
+    Envelope sent = sample_envelope(static_cast<MessageKind>(k));
+    DecodeResult r = decode_envelope(encode_envelope(sent));
+    ASSERT_TRUE(r.ok()) << "kind " << k << ": " << r.failure().detail;
+    const Envelope& got = r.envelope();
+    EXPECT_EQ(got.version, kProtocolVersion);
+    EXPECT_EQ(got.kind, sent.kind);
+    EXPECT_EQ(got.msg_id, sent.msg_id);
+    EXPECT_EQ(got.sender, sent.sender);
+    EXPECT_EQ(got.body, sent.body) << "body must come back byte for byte";
+  }
+}
+
+TEST(EnvelopeCodec, EmptyBodyIsSentAsEmptyMap) {
+  Envelope e;
+  e.kind = MessageKind::heartbeat;
+  e.msg_id = 7;
+  e.sender = "hub";
+  std::string frame = encode_envelope(e);
+  EXPECT_EQ(frame, std::string("\x95\x01\x03\x07\xa3hub\x80", 9));
+  DecodeResult r = decode_envelope(frame);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.envelope().body, "\x80");
+}
+
+TEST(EnvelopeCodec, ExtremeValuesRoundTrip) {
+  Envelope e = sample_envelope();
+  e.msg_id = std::numeric_limits<std::uint64_t>::max();
+  e.sender = std::string(kMaxSenderBytes, 's');
+  DecodeResult r = decode_envelope(encode_envelope(e));
+  ASSERT_TRUE(r.ok()) << r.failure().detail;
+  EXPECT_EQ(r.envelope().msg_id, e.msg_id);
+  EXPECT_EQ(r.envelope().sender, e.sender);
+
+  e.sender.clear();  // an empty sender is well-formed; whether it is acceptable is the hub's call
+  r = decode_envelope(encode_envelope(e));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.envelope().sender, "");
+}
+
+TEST(EnvelopeCodec, AcceptsNonMinimalIntegerAndArrayEncodings) {
+  // array16 header holding 5 elements, uint64-encoded small numbers: legal msgpack, so accepted.
+  std::string frame("\xdc\x00\x05", 3);
+  frame += std::string("\xcf\x00\x00\x00\x00\x00\x00\x00\x01", 9);  // version 1
+  frame += std::string("\xcd\x00\x03", 3);                          // kind 3
+  frame += std::string("\x2a", 1);                                  // msg_id 42
+  frame += std::string("\xd9\x02" "a1", 4);                         // str8 "a1"
+  frame += std::string("\xde\x00\x00", 3);                          // map16, empty
+  DecodeResult r = decode_envelope(frame);
+  ASSERT_TRUE(r.ok()) << r.failure().detail;
+  EXPECT_EQ(r.envelope().kind, MessageKind::heartbeat);
+  EXPECT_EQ(r.envelope().msg_id, 42u);
+  EXPECT_EQ(r.envelope().sender, "a1");
+  EXPECT_EQ(r.envelope().body, std::string("\xde\x00\x00", 3));
+}
+
+TEST(EnvelopeDecode, RejectsGarbageAsNotMsgpack) {
+  expect_failure(std::string("\xc1", 1), Reason::not_msgpack);  // 0xc1 is never used
+  expect_failure(std::string("\xc1\xc1\xc1\xc1", 4), Reason::not_msgpack);
+  // A five-element array whose second element is garbage.
+  expect_failure(std::string("\x95\x01\xc1\x01\xa1x\x80", 7), Reason::not_msgpack);
+}
+
+TEST(EnvelopeDecode, RejectsWellFormedNonArraysAsBadShape) {
+  expect_failure("hello", Reason::bad_shape);  // 'h' is a positive fixint, then trailing bytes
+  expect_failure(packed([](Packer& p) { p.pack(std::string("a string")); }), Reason::bad_shape);
+  expect_failure(std::string("\x80", 1), Reason::bad_shape);  // a map
+}
+
+TEST(EnvelopeDecode, RejectsEmptyFrameAsTruncated) { expect_failure("", Reason::truncated); }
+
+TEST(EnvelopeDecode, RejectsEveryTruncationOfAValidFrame) {
+  const std::string frame = encode_envelope(sample_envelope());
+  for (std::size_t cut = 0; cut < frame.size(); ++cut) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    expect_failure(std::string_view(frame).substr(0, cut), Reason::truncated);
+  }
+  // Also with wide headers (array32, str32), cut inside the headers.
+  std::string wide("\xdd\x00\x00\x00\x05\x01\x01\x01\xdb\x00\x00\x00\x01x\x80", 15);
+  ASSERT_TRUE(decode_envelope(wide).ok());
+  for (std::size_t cut = 0; cut < wide.size(); ++cut) {
+    SCOPED_TRACE("wide cut at " + std::to_string(cut));
+    expect_failure(std::string_view(wide).substr(0, cut), Reason::truncated);
+  }
+}
+
+TEST(EnvelopeDecode, RejectsWrongArrayLength) {
+  for (std::uint32_t n : {0u, 1u, 4u, 6u, 15u}) {
+    SCOPED_TRACE("length " + std::to_string(n));
+    expect_failure(packed([n](Packer& p) {
+                     p.pack_array(n);
+                     for (std::uint32_t i = 0; i < n; ++i) p.pack(1);
+                   }),
+                   Reason::bad_shape);
+  }
+  // A huge declared length is rejected from the header alone, without allocation.
+  expect_failure(std::string("\xdd\xff\xff\xff\xff", 5), Reason::bad_shape);
+}
+
+TEST(EnvelopeDecode, RejectsWrongElementTypes) {
+  auto v1 = uint_of(1);
+  auto hb = uint_of(3);
+  auto id = uint_of(9);
+  auto who = str_of("agent");
+  auto body = empty_map();
+  auto str = str_of("1");
+  auto negative = [](Packer& p) { p.pack(-1); };
+  auto real = [](Packer& p) { p.pack(1.0); };
+  auto nil = [](Packer& p) { p.pack_nil(); };
+  auto bin = [](Packer& p) {
+    p.pack_bin(5);
+    p.pack_bin_body("agent", 5);
+  };
+  auto array = [](Packer& p) { p.pack_array(0); };
+
+  struct Case {
+    const char* what;
+    std::string frame;
+  };
+  const Case cases[] = {
+      {"version as string", frame_of(str, hb, id, who, body)},
+      {"version negative", frame_of(negative, hb, id, who, body)},
+      {"version as float", frame_of(real, hb, id, who, body)},
+      {"kind as string", frame_of(v1, str, id, who, body)},
+      {"kind as nil", frame_of(v1, nil, id, who, body)},
+      {"msg_id negative", frame_of(v1, hb, negative, who, body)},
+      {"msg_id as float", frame_of(v1, hb, real, who, body)},
+      {"sender as int", frame_of(v1, hb, id, uint_of(5), body)},
+      {"sender as bin", frame_of(v1, hb, id, bin, body)},
+      {"sender too long", frame_of(v1, hb, id, str_of(std::string(kMaxSenderBytes + 1, 'x')), body)},
+      {"body as array", frame_of(v1, hb, id, who, array)},
+      {"body as string", frame_of(v1, hb, id, who, str)},
+      {"body as nil", frame_of(v1, hb, id, who, nil)},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    expect_failure(c.frame, Reason::bad_shape);
+  }
+}
+
+TEST(EnvelopeDecode, BadBodyStillReportsSender) {
+  DecodeResult r = decode_envelope(frame_of(uint_of(1), uint_of(5), uint_of(77), str_of("coder-1"),
+                                            [](Packer& p) { p.pack(3); }));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.failure().reason, Reason::bad_shape);
+  EXPECT_EQ(r.failure().sender, "coder-1");
+  EXPECT_EQ(r.failure().msg_id, 77u);
+}
+
+TEST(EnvelopeDecode, RejectsOtherVersionsButRecoversSenderAndMsgId) {
+  for (std::uint64_t version : {0ull, 2ull, 1ull << 40}) {
+    SCOPED_TRACE("version " + std::to_string(version));
+    DecodeResult r = decode_envelope(
+        frame_of(uint_of(version), uint_of(1), uint_of(41), str_of("planner-1"), empty_map()));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.failure().reason, Reason::bad_version);
+    EXPECT_EQ(r.failure().sender, "planner-1");
+    EXPECT_EQ(r.failure().msg_id, 41u);
+  }
+}
+
+TEST(EnvelopeDecode, RejectsUnknownKindsButRecoversSenderAndMsgId) {
+  for (std::uint64_t kind : {0ull, 10ull, 99ull, 256ull, 1ull << 33}) {
+    SCOPED_TRACE("kind " + std::to_string(kind));
+    DecodeResult r = decode_envelope(
+        frame_of(uint_of(1), uint_of(kind), uint_of(5), str_of("critic-3"), empty_map()));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.failure().reason, Reason::unknown_kind);
+    EXPECT_EQ(r.failure().sender, "critic-3");
+    EXPECT_EQ(r.failure().msg_id, 5u);
+  }
+}
+
+TEST(EnvelopeDecode, RejectsTrailingBytes) {
+  std::string frame = encode_envelope(sample_envelope());
+  expect_failure(frame + '\x00', Reason::bad_shape);
+  expect_failure(frame + frame, Reason::bad_shape);
+  expect_failure(frame + '\xc1', Reason::bad_shape);
+}
+
+TEST(EnvelopeDecode, RejectsOversizedFrames) {
+  expect_failure(std::string(kMaxFrameBytes + 1, '\x00'), Reason::too_large);
+
+  // A valid frame of exactly kMaxFrameBytes decodes.
+  Envelope e = sample_envelope();
+  const std::size_t overhead = encode_envelope(Envelope{1, e.kind, e.msg_id, e.sender, "\x80"}).size();
+  const std::size_t str_header = 5;  // str32
+  const std::size_t map_header = 1 + 2;  // fixmap(1) + fixstr "k"
+  e.body = packed([&](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("k"));
+    p.pack(std::string(kMaxFrameBytes - overhead + 1 - str_header - map_header, 'x'));
+  });
+  std::string frame = encode_envelope(e);
+  ASSERT_EQ(frame.size(), kMaxFrameBytes);
+  DecodeResult r = decode_envelope(frame);
+  ASSERT_TRUE(r.ok()) << r.failure().detail;
+  EXPECT_EQ(r.envelope().body, e.body);
+
+  e.body = packed([&](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("k"));
+    p.pack(std::string(kMaxFrameBytes, 'x'));
+  });
+  expect_failure(encode_envelope(e), Reason::too_large);
+}
+
+TEST(EnvelopeDecode, HostileBodiesFailFastWithoutAllocating) {
+  const std::string head("\x95\x01\x05\x01\xa1x", 6);
+  // Body claims 2^32-1 array elements / map pairs / string bytes but holds none.
+  expect_failure(head + std::string("\x81\xa1k\xdd\xff\xff\xff\xff", 8), Reason::truncated);
+  expect_failure(head + std::string("\xdf\xff\xff\xff\xff", 5), Reason::truncated);
+  expect_failure(head + std::string("\x81\xa1k\xdb\xff\xff\xff\xff", 8), Reason::truncated);
+  // Nesting 100000 arrays deep is refused as bad_shape, not a stack overflow.
+  std::string deep = head + "\x81\xa1k" + std::string(100000, '\x91') + '\x01';
+  expect_failure(deep, Reason::bad_shape);
+  // Moderate nesting is fine.
+  std::string shallow = head + "\x81\xa1k" + std::string(20, '\x91') + '\x01';
+  EXPECT_TRUE(decode_envelope(shallow).ok());
+}
+
+TEST(EnvelopeDecode, NeverCrashesOnMutatedFrames) {
+  std::mt19937_64 rng(20240611);
+  std::vector<std::string> seeds = {encode_envelope(sample_envelope()),
+                                    encode_envelope(Envelope{}),
+                                    encode_envelope(sample_envelope(MessageKind::hello))};
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t decoded = 0;
+  for (int i = 0; i < 30000; ++i) {
+    std::string f = seeds[rng() % seeds.size()];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !f.empty(); ++e) {
+      const std::size_t at = rng() % f.size();
+      switch (rng() % 5) {
+        case 0: f[at] = static_cast<char>(rng()); break;                   // overwrite a byte
+        case 1: f[at] = static_cast<char>(f[at] ^ (1 << (rng() % 8))); break;  // flip a bit
+        case 2: f.insert(at, 1, static_cast<char>(rng())); break;          // insert
+        case 3: f.erase(at, 1); break;                                     // delete
+        case 4: f.resize(at); break;                                       // truncate
+      }
+    }
+    DecodeResult r = decode_envelope(f);
+    if (r.ok()) {
+      ++decoded;
+      // Whatever decodes must re-encode to a frame that decodes the same.
+      DecodeResult again = decode_envelope(encode_envelope(r.envelope()));
+      ASSERT_TRUE(again.ok());
+      EXPECT_EQ(again.envelope().body, r.envelope().body);
+      EXPECT_EQ(again.envelope().sender, r.envelope().sender);
+      EXPECT_EQ(again.envelope().msg_id, r.envelope().msg_id);
+    } else {
+      EXPECT_NE(reason_name(r.failure().reason), std::string("unknown"));
+    }
+  }
+  EXPECT_GT(decoded, 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+TEST(EnvelopeNames, KindAndReasonNames) {
+  EXPECT_STREQ(kind_name(MessageKind::hello), "HELLO");
+  EXPECT_STREQ(kind_name(MessageKind::welcome), "WELCOME");
+  EXPECT_STREQ(kind_name(MessageKind::heartbeat), "HEARTBEAT");
+  EXPECT_STREQ(kind_name(MessageKind::assign), "ASSIGN");
+  EXPECT_STREQ(kind_name(MessageKind::result), "RESULT");
+  EXPECT_STREQ(kind_name(MessageKind::ack), "ACK");
+  EXPECT_STREQ(kind_name(MessageKind::error), "ERROR");
+  EXPECT_STREQ(kind_name(MessageKind::bye), "BYE");
+  EXPECT_STREQ(kind_name(MessageKind::cancel), "CANCEL");
+  EXPECT_STREQ(kind_name(static_cast<MessageKind>(42)), "UNKNOWN");
+
+  EXPECT_STREQ(reason_name(Reason::too_large), "too_large");
+  EXPECT_STREQ(reason_name(Reason::truncated), "truncated");
+  EXPECT_STREQ(reason_name(Reason::not_msgpack), "not_msgpack");
+  EXPECT_STREQ(reason_name(Reason::bad_shape), "bad_shape");
+  EXPECT_STREQ(reason_name(Reason::bad_version), "bad_version");
+  EXPECT_STREQ(reason_name(Reason::unknown_kind), "unknown_kind");
+}
+
+}  // namespace
+}  // namespace cadre::transport
