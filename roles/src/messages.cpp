@@ -12,6 +12,7 @@
 #include <msgpack.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <utility>
@@ -48,9 +49,16 @@ class MapWriter {
     this->key(key);
     packer_.pack_int64(value);
   }
+  // Always a float64, even for integral values (msgpack-cxx's pack_double would write those as
+  // integers); decoders accept either.
   void real(const char* key, double value) {
     this->key(key);
-    packer_.pack_double(value);
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof bits);
+    char bytes[9];
+    bytes[0] = static_cast<char>(0xcb);
+    for (int i = 0; i < 8; ++i) bytes[1 + i] = static_cast<char>(bits >> (56 - 8 * i));
+    entries_.write(bytes, sizeof bytes);
   }
   void boolean(const char* key, bool value) {
     this->key(key);

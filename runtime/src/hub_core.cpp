@@ -87,6 +87,16 @@ std::vector<Command> HubCore::result_received(const std::string& agent_id,
   out_.push_back(AckCommand{agent_id, std::move(ack)});
 
   apply(workflow_.on_result(*id, outcome, now), now);
+  // A done task is never sent again: drop what only its dispatch needed (the ledger keeps the
+  // key, the agent and the charges; candidates live in their subtask).
+  {
+    roles::TaskAssignment& sent = ledger_.task(*id).assignment;
+    std::vector<roles::SubtaskPlan>().swap(sent.goal_subtasks);
+    std::vector<std::string>().swap(sent.feedback);
+    sent.candidate.reset();
+    std::string().swap(sent.instructions);
+    std::string().swap(sent.goal_title);
+  }
   check_limits(now);
   place(now);
   return std::move(out_);
@@ -103,7 +113,7 @@ std::vector<Command> HubCore::tick(TimeUs now) {
                                                        task.assignment.task_id,
                                                        task.assignment.attempt,
                                                        "lease expired"}});
-    requeue(id);
+    requeue(id, holder);
   }
   check_limits(now);
   place(now);
@@ -158,12 +168,12 @@ void HubCore::apply(const WorkflowStep& step, TimeUs now) {
   if (!step.finished.empty() && ledger_.open_goals() == 0) finish_run("all goals ended");
 }
 
-void HubCore::requeue(TaskId id) {
+void HubCore::requeue(TaskId id, const std::string& avoid_agent) {
   TaskRecord& task = ledger_.task(id);
   task.state = TaskState::queued;
   task.agent_id.clear();
   ++ledger_.counters().requeued;
-  scheduler_.enqueue(id, task.assignment.role, priority_of(task));
+  scheduler_.enqueue(id, task.assignment.role, priority_of(task), avoid_agent);
 }
 
 void HubCore::place(TimeUs now) {

@@ -46,16 +46,17 @@ std::vector<TaskId> Scheduler::leave(const std::string& id) {
   return held;
 }
 
-void Scheduler::enqueue(TaskId task, const std::string& role, std::uint64_t priority) {
+void Scheduler::enqueue(TaskId task, const std::string& role, std::uint64_t priority,
+                        const std::string& avoid_agent) {
   std::pair<std::uint64_t, std::uint64_t> key{priority, next_seq_++};
   role_queue(role).waiting.emplace(key, task);
-  queued_at_[task] = {role, key};
+  queued_at_[task] = {role, key, avoid_agent};
 }
 
 void Scheduler::dequeue(TaskId task) {
   auto it = queued_at_.find(task);
   if (it == queued_at_.end()) return;
-  role_queue(it->second.first).waiting.erase(it->second.second);
+  role_queue(it->second.role).waiting.erase(it->second.key);
   queued_at_.erase(it);
 }
 
@@ -76,8 +77,14 @@ std::vector<Placement> Scheduler::place() {
       auto task_it = queue.waiting.begin();
       const TaskId task = task_it->second;
       queue.waiting.erase(task_it);
-      queued_at_.erase(task);
-      const auto [in_flight, join_seq, index] = *queue.free_agents.begin();
+      auto queued = queued_at_.find(task);
+      auto choice = queue.free_agents.begin();
+      if (!queued->second.avoid_agent.empty() &&
+          agents_[std::get<2>(*choice)].id == queued->second.avoid_agent &&
+          queue.free_agents.size() > 1)
+        ++choice;
+      queued_at_.erase(queued);
+      const auto [in_flight, join_seq, index] = *choice;
       AgentRecord& agent = agents_[index];
       agent.held.insert(task);
       update_free(index, in_flight, true);

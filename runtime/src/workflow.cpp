@@ -7,6 +7,9 @@
 namespace cadre::runtime {
 namespace {
 
+// The task id of planning; a subtask may not take it, or its solve attempts would share keys.
+constexpr const char* kPlanTaskId = "plan";
+
 std::string spec_subtask_id(std::size_t index) { return "s" + std::to_string(index + 1); }
 
 // A plan is usable when it names at least one subtask and its ids are unique, non-empty and free
@@ -20,6 +23,10 @@ bool plan_is_usable(const std::vector<roles::SubtaskPlan>& plan, std::string& wh
   for (const auto& subtask : plan) {
     if (subtask.id.empty() || subtask.id.find('/') != std::string::npos) {
       why = "subtask id '" + subtask.id + "' is empty or contains '/'";
+      return false;
+    }
+    if (subtask.id == kPlanTaskId) {
+      why = "subtask id '" + subtask.id + "' is reserved for the plan task";
       return false;
     }
     if (!seen.insert(subtask.id).second) {
@@ -38,7 +45,7 @@ TaskId Workflow::add_plan_task(std::uint32_t goal_index) {
   GoalRecord& goal = ledger_.goal(goal_index);
   roles::TaskAssignment task;
   task.goal_id = goal.spec.id;
-  task.task_id = "plan";
+  task.task_id = kPlanTaskId;
   task.attempt = goal.plan_attempts++;
   task.kind = roles::TaskKind::plan;
   task.role = "planner";

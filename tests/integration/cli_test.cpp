@@ -24,10 +24,16 @@ TEST(Cli, ValidateAcceptsEveryShippedScenario) {
 TEST(Cli, ValidateRejectsABadFileWithFileLineColumnAndExitCode2) {
   TempDir dir("validate-bad");
   const std::string path = dir.path() + "/bad.yaml";
-  std::ofstream(path) << "name: bad\nteam:\n  - role: coder\n    count: many\n";
+  std::ofstream(path) << "name: bad\n"
+                          "pricing: {models: {m: {in: 1, out: 1}}}\n"
+                          "work: {generate: {count: 3}}\n"
+                          "team:\n"
+                          "  - role: coder\n"
+                          "    count: many\n"
+                          "    brain: {kind: sim, model: m}\n";
   auto [code, output] = run_to_end({cadre_binary(), "validate", path}, dir.path() + "/log", 30s);
   EXPECT_EQ(code, 2) << output;
-  EXPECT_NE(output.find(path + ":4:"), std::string::npos) << output;
+  EXPECT_NE(output.find(path + ":6:12"), std::string::npos) << output;
   EXPECT_NE(output.find("count"), std::string::npos) << output;
 }
 

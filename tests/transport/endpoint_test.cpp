@@ -117,7 +117,9 @@ TEST(Endpoints, ReceiveTimesOut) {
 }
 
 TEST(Endpoints, BadBindAddressIsAnError) {
-  for (const std::string endpoint : {"bogus://nowhere", "tcp://not an address", "tcp://127.0.0.1:99999"}) {
+  for (const std::string endpoint : {"bogus://nowhere", "tcp://not an address",
+                                     "tcp://127.0.0.1:notaport",
+                                     "ipc:///nonexistent-cadre-dir/sub/hub.sock"}) {
     auto router = RouterEndpoint::bind(endpoint);
     ASSERT_FALSE(router.ok()) << endpoint;
     EXPECT_NE(router.error().to_string().find(endpoint), std::string::npos)

@@ -77,7 +77,9 @@ class HubCore {
 
  private:
   void apply(const WorkflowStep& step, TimeUs now);
-  void requeue(TaskId task);
+  // Puts a task back in its queue; `avoid_agent` (the holder whose lease expired) gets it back
+  // only when no other agent of the role is free.
+  void requeue(TaskId task, const std::string& avoid_agent = {});
   void place(TimeUs now);
   void check_limits(TimeUs now);
   void finish_run(const std::string& reason);

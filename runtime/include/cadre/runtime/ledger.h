@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -136,7 +137,7 @@ class Ledger {
 
   Scenario scenario_;
   std::vector<GoalRecord> goals_;
-  std::vector<TaskRecord> tasks_;
+  std::deque<TaskRecord> tasks_;  // a deque: growing never copies the tasks already held
   std::unordered_map<std::string, TaskId> task_by_key_;
   std::uint64_t tokens_in_ = 0;
   std::uint64_t tokens_out_ = 0;

@@ -49,7 +49,11 @@ class Scheduler {
   // Marks an agent gone. Returns the tasks it held (for requeueing); empty if unknown.
   std::vector<TaskId> leave(const std::string& id);
 
-  void enqueue(TaskId task, const std::string& role, std::uint64_t priority);
+  // Queues a task for `role`. `avoid_agent`, when given, is placed this task only if no other
+  // agent of the role is free (a task whose lease expired should not go back to the agent that
+  // sat on it).
+  void enqueue(TaskId task, const std::string& role, std::uint64_t priority,
+               const std::string& avoid_agent = {});
   // Removes a waiting task from its queue (cancelled); no-op if not queued.
   void dequeue(TaskId task);
 
@@ -93,8 +97,12 @@ class Scheduler {
   std::vector<AgentRecord> agents_;
   std::unordered_map<std::string, std::size_t> agent_index_;
   std::map<std::string, RoleQueue> roles_;
-  std::unordered_map<TaskId, std::pair<std::string, std::pair<std::uint64_t, std::uint64_t>>>
-      queued_at_;  // task -> (role, queue key)
+  struct QueuedAt {
+    std::string role;
+    std::pair<std::uint64_t, std::uint64_t> key;
+    std::string avoid_agent;
+  };
+  std::unordered_map<TaskId, QueuedAt> queued_at_;
   std::priority_queue<Lease, std::vector<Lease>, std::greater<Lease>> leases_;
   std::uint64_t next_seq_ = 0;
   std::uint64_t next_join_ = 0;

@@ -1,0 +1,616 @@
+// Body codecs: round trips (full and minimal), the exact wire keys, decoders naming the missing or
+// wrongly typed field, and hostile inputs that must fail without throwing.
+#include "cadre/roles/messages.h"
+
+#include <gtest/gtest.h>
+#include <msgpack.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace cadre::roles {
+
+// Field-by-field equality, for the tests only.
+bool operator==(const SubtaskPlan& a, const SubtaskPlan& b) {
+  return std::tie(a.id, a.title, a.instructions, a.difficulty) ==
+         std::tie(b.id, b.title, b.instructions, b.difficulty);
+}
+bool operator==(const Candidate& a, const Candidate& b) {
+  return std::tie(a.content, a.sim_correct) == std::tie(b.content, b.sim_correct);
+}
+bool operator==(const Verdict& a, const Verdict& b) {
+  return std::tie(a.accept, a.score, a.feedback) == std::tie(b.accept, b.score, b.feedback);
+}
+bool operator==(const Hello& a, const Hello& b) {
+  return std::tie(a.agent_id, a.role, a.brain, a.model, a.capacity, a.protocol, a.pid) ==
+         std::tie(b.agent_id, b.role, b.brain, b.model, b.capacity, b.protocol, b.pid);
+}
+bool operator==(const Welcome& a, const Welcome& b) {
+  return std::tie(a.hub_id, a.heartbeat_ms, a.liveness) ==
+         std::tie(b.hub_id, b.heartbeat_ms, b.liveness);
+}
+bool operator==(const TaskAssignment& a, const TaskAssignment& b) {
+  return std::tie(a.goal_id, a.task_id, a.attempt, a.kind, a.role, a.seed, a.revision,
+                  a.difficulty, a.goal_title, a.instructions, a.goal_subtasks, a.candidate,
+                  a.feedback, a.lease_ms) ==
+         std::tie(b.goal_id, b.task_id, b.attempt, b.kind, b.role, b.seed, b.revision,
+                  b.difficulty, b.goal_title, b.instructions, b.goal_subtasks, b.candidate,
+                  b.feedback, b.lease_ms);
+}
+bool operator==(const TaskOutcome& a, const TaskOutcome& b) {
+  return std::tie(a.goal_id, a.task_id, a.attempt, a.ok, a.error, a.tokens_in, a.tokens_out,
+                  a.model, a.brain_s, a.plan, a.candidate, a.verdict) ==
+         std::tie(b.goal_id, b.task_id, b.attempt, b.ok, b.error, b.tokens_in, b.tokens_out,
+                  b.model, b.brain_s, b.plan, b.candidate, b.verdict);
+}
+bool operator==(const Ack& a, const Ack& b) {
+  return std::tie(a.goal_id, a.task_id, a.attempt, a.accepted) ==
+         std::tie(b.goal_id, b.task_id, b.attempt, b.accepted);
+}
+bool operator==(const ErrorReply& a, const ErrorReply& b) {
+  return std::tie(a.code, a.message, a.ref_msg_id) == std::tie(b.code, b.message, b.ref_msg_id);
+}
+bool operator==(const Bye& a, const Bye& b) { return a.reason == b.reason; }
+bool operator==(const Cancel& a, const Cancel& b) {
+  return std::tie(a.goal_id, a.task_id, a.attempt, a.reason) ==
+         std::tie(b.goal_id, b.task_id, b.attempt, b.reason);
+}
+
+namespace {
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+std::string packed(const std::function<void(Packer&)>& build) {
+  msgpack::sbuffer buffer;
+  Packer packer(buffer);
+  build(packer);
+  return std::string(buffer.data(), buffer.size());
+}
+
+// The top-level keys of an encoded map, in order.
+std::vector<std::string> keys_of(const std::string& body) {
+  auto handle = msgpack::unpack(body.data(), body.size());
+  const auto& map = handle.get();
+  EXPECT_EQ(map.type, msgpack::type::MAP);
+  std::vector<std::string> keys;
+  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+    keys.push_back(map.via.map.ptr[i].key.as<std::string>());
+  }
+  return keys;
+}
+
+// Re-packs the map `body` with `key` removed (replacement empty) or its value replaced by the
+// already-encoded `replacement`; appends the key if it was absent and a replacement is given.
+std::string edit_field(const std::string& body, const std::string& key,
+                       std::optional<std::string> replacement) {
+  auto handle = msgpack::unpack(body.data(), body.size());
+  const auto& map = handle.get();
+  msgpack::sbuffer buffer;
+  Packer p(buffer);
+  bool present = false;
+  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+    if (map.via.map.ptr[i].key.as<std::string>() == key) present = true;
+  }
+  std::uint32_t size = map.via.map.size;
+  if (present && !replacement) --size;
+  if (!present && replacement) ++size;
+  p.pack_map(size);
+  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+    const auto& kv = map.via.map.ptr[i];
+    if (kv.key.as<std::string>() == key) {
+      if (!replacement) continue;
+      p.pack(kv.key);
+      buffer.write(replacement->data(), replacement->size());
+    } else {
+      p.pack(kv.key);
+      p.pack(kv.val);
+    }
+  }
+  if (!present && replacement) {
+    p.pack(key);
+    buffer.write(replacement->data(), replacement->size());
+  }
+  return std::string(buffer.data(), buffer.size());
+}
+
+std::string without(const std::string& body, const std::string& key) {
+  return edit_field(body, key, std::nullopt);
+}
+std::string with(const std::string& body, const std::string& key,
+                 const std::function<void(Packer&)>& value) {
+  return edit_field(body, key, packed(value));
+}
+
+// Expects decoding to fail with a message containing `needle`.
+template <typename T>
+void expect_error(const Result<T>& result, const std::string& needle) {
+  ASSERT_FALSE(result.ok()) << "decoded unexpectedly; wanted an error mentioning " << needle;
+  EXPECT_NE(result.error().to_string().find(needle), std::string::npos)
+      << "error was: " << result.error().to_string();
+}
+
+// ---- sample bodies with every field set ----
+
+SubtaskPlan subtask(int i) {
+  return SubtaskPlan{"s" + std::to_string(i), "Title " + std::to_string(i),
+                     "Do thing " + std::to_string(i), 0.125 * i};
+}
+
+Hello full_hello() {
+  return Hello{"coder-2", "coder", "sim", "sim-small", 3, 1, -12345};
+}
+Welcome full_welcome() { return Welcome{"hub-1", 250, 4}; }
+TaskAssignment full_assignment() {
+  TaskAssignment a;
+  a.goal_id = "g1";
+  a.task_id = "s2/review";
+  a.attempt = 4'000'000'000u;
+  a.kind = TaskKind::review;
+  a.role = "critic";
+  a.seed = 0xfedcba9876543210ULL;
+  a.revision = 2;
+  a.difficulty = 0.7;
+  a.goal_title = "Ship the feature";
+  a.instructions = std::string("Judge it.\nUnicode: \xc3\xa9\xe2\x82\xac", 21);
+  a.goal_subtasks = {subtask(1), subtask(2), subtask(3)};
+  a.candidate = Candidate{"int main() {}", false};
+  a.feedback = {"too slow", "", "missing tests"};
+  a.lease_ms = 30000;
+  return a;
+}
+TaskOutcome full_outcome() {
+  TaskOutcome o;
+  o.goal_id = "g2";
+  o.task_id = "plan";
+  o.attempt = 1;
+  o.ok = false;
+  o.error = "brain timed out";
+  o.tokens_in = 1ULL << 40;
+  o.tokens_out = 77;
+  o.model = "sim-large";
+  o.brain_s = 1.5;
+  o.plan = {subtask(1), subtask(4)};
+  o.candidate = Candidate{"content", true};
+  o.verdict = Verdict{true, 0.93, "looks right"};
+  return o;
+}
+Ack full_ack() { return Ack{"g1", "s1", 2, true}; }
+ErrorReply full_error() { return ErrorReply{"bad_body", "field 'attempt' missing", 99}; }
+Bye full_bye() { return Bye{"run finished"}; }
+Cancel full_cancel() { return Cancel{"g1", "s1", 3, "lease expired"}; }
+
+// ---- round trips ----
+
+TEST(MessageCodec, HelloRoundTrips) {
+  Hello minimal;
+  minimal.agent_id = "a";
+  minimal.role = "planner";
+  for (const Hello& h : {full_hello(), minimal}) {
+    auto got = decode_hello(encode(h));
+    ASSERT_TRUE(got.ok()) << got.error().to_string();
+    EXPECT_TRUE(*got == h);
+  }
+}
+
+TEST(MessageCodec, WelcomeRoundTrips) {
+  for (const Welcome& w : {full_welcome(), Welcome{}}) {
+    auto got = decode_welcome(encode(w));
+    ASSERT_TRUE(got.ok()) << got.error().to_string();
+    EXPECT_TRUE(*got == w);
+  }
+}
+
+TEST(MessageCodec, AssignmentRoundTrips) {
+  TaskAssignment minimal;
+  minimal.goal_id = "g";
+  minimal.task_id = "plan";
+  minimal.kind = TaskKind::plan;
+  for (const TaskAssignment& a : {full_assignment(), minimal}) {
+    auto got = decode_assignment(encode(a));
+    ASSERT_TRUE(got.ok()) << got.error().to_string();
+    EXPECT_TRUE(*got == a);
+  }
+  // A candidate without sim_correct stays without it.
+  TaskAssignment real = full_assignment();
+  real.candidate = Candidate{"x", std::nullopt};
+  auto got = decode_assignment(encode(real));
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->candidate.has_value());
+  EXPECT_FALSE(got->candidate->sim_correct.has_value());
+}
+
+TEST(MessageCodec, EveryTaskKindRoundTrips) {
+  for (TaskKind kind : {TaskKind::plan, TaskKind::solve, TaskKind::review, TaskKind::resolve}) {
+    TaskAssignment a = full_assignment();
+    a.kind = kind;
+    auto got = decode_assignment(encode(a));
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->kind, kind);
+  }
+  EXPECT_STREQ(task_kind_name(TaskKind::plan), "plan");
+  EXPECT_STREQ(task_kind_name(TaskKind::solve), "solve");
+  EXPECT_STREQ(task_kind_name(TaskKind::review), "review");
+  EXPECT_STREQ(task_kind_name(TaskKind::resolve), "resolve");
+}
+
+TEST(MessageCodec, OutcomeRoundTrips) {
+  TaskOutcome minimal;
+  minimal.goal_id = "g";
+  minimal.task_id = "s1";
+  for (const TaskOutcome& o : {full_outcome(), minimal}) {
+    auto got = decode_outcome(encode(o));
+    ASSERT_TRUE(got.ok()) << got.error().to_string();
+    EXPECT_TRUE(*got == o);
+  }
+}
+
+TEST(MessageCodec, SmallBodiesRoundTrip) {
+  for (const Ack& a : {full_ack(), Ack{"g", "t", 0, false}}) {
+    auto got = decode_ack(encode(a));
+    ASSERT_TRUE(got.ok()) << got.error().to_string();
+    EXPECT_TRUE(*got == a);
+  }
+  ErrorReply minimal_error;
+  minimal_error.code = "malformed";
+  for (const ErrorReply& e : {full_error(), minimal_error}) {
+    auto got = decode_error(encode(e));
+    ASSERT_TRUE(got.ok()) << got.error().to_string();
+    EXPECT_TRUE(*got == e);
+  }
+  for (const Bye& b : {full_bye(), Bye{}}) {
+    auto got = decode_bye(encode(b));
+    ASSERT_TRUE(got.ok()) << got.error().to_string();
+    EXPECT_TRUE(*got == b);
+  }
+  for (const Cancel& c : {full_cancel(), Cancel{"g", "t", 0, ""}}) {
+    auto got = decode_cancel(encode(c));
+    ASSERT_TRUE(got.ok()) << got.error().to_string();
+    EXPECT_TRUE(*got == c);
+  }
+}
+
+TEST(MessageCodec, EmptyBodyIsAnEmptyMap) {
+  EXPECT_EQ(encode_empty(), "\x80");
+  EXPECT_EQ(encode(Bye{}), "\x80");
+  EXPECT_TRUE(decode_bye(encode_empty()).ok());
+  EXPECT_TRUE(decode_welcome(encode_empty()).ok());  // every Welcome field has a default
+}
+
+// ---- exact wire keys ----
+
+TEST(MessageCodec, KeysAreTheFieldNames) {
+  using Keys = std::vector<std::string>;
+  EXPECT_EQ(keys_of(encode(full_hello())),
+            (Keys{"agent_id", "role", "brain", "model", "capacity", "protocol", "pid"}));
+  EXPECT_EQ(keys_of(encode(full_welcome())), (Keys{"hub_id", "heartbeat_ms", "liveness"}));
+  EXPECT_EQ(keys_of(encode(full_assignment())),
+            (Keys{"goal_id", "task_id", "attempt", "kind", "role", "seed", "revision",
+                  "difficulty", "goal_title", "instructions", "goal_subtasks", "candidate",
+                  "feedback", "lease_ms"}));
+  EXPECT_EQ(keys_of(encode(full_outcome())),
+            (Keys{"goal_id", "task_id", "attempt", "ok", "error", "tokens_in", "tokens_out",
+                  "model", "brain_s", "plan", "candidate", "verdict"}));
+  EXPECT_EQ(keys_of(encode(full_ack())), (Keys{"goal_id", "task_id", "attempt", "accepted"}));
+  EXPECT_EQ(keys_of(encode(full_error())), (Keys{"code", "message", "ref_msg_id"}));
+  EXPECT_EQ(keys_of(encode(full_bye())), (Keys{"reason"}));
+  EXPECT_EQ(keys_of(encode(full_cancel())), (Keys{"goal_id", "task_id", "attempt", "reason"}));
+
+  // Nested maps use field names too; the kind is a uint.
+  auto handle = msgpack::unpack(encode(full_assignment()).data(), encode(full_assignment()).size());
+  std::map<std::string, msgpack::object> fields;
+  handle.get().convert(fields);
+  EXPECT_EQ(fields["kind"].type, msgpack::type::POSITIVE_INTEGER);
+  EXPECT_EQ(fields["kind"].as<unsigned>(), 3u);
+  EXPECT_EQ(fields["candidate"].type, msgpack::type::MAP);
+  EXPECT_EQ(fields["goal_subtasks"].type, msgpack::type::ARRAY);
+  EXPECT_EQ(fields["feedback"].type, msgpack::type::ARRAY);
+  std::map<std::string, msgpack::object> candidate;
+  fields["candidate"].convert(candidate);
+  EXPECT_EQ(candidate.size(), 2u);
+  EXPECT_TRUE(candidate.count("content") && candidate.count("sim_correct"));
+  std::map<std::string, msgpack::object> first_subtask;
+  fields["goal_subtasks"].via.array.ptr[0].convert(first_subtask);
+  EXPECT_EQ(first_subtask.size(), 4u);
+  EXPECT_TRUE(first_subtask.count("id") && first_subtask.count("title") &&
+              first_subtask.count("instructions") && first_subtask.count("difficulty"));
+}
+
+TEST(MessageCodec, DoublesAreAlwaysFloat64) {
+  TaskAssignment a = full_assignment();
+  a.difficulty = 1.0;  // integral: msgpack-cxx alone would pack it as an int
+  const std::string body = encode(a);
+  auto handle = msgpack::unpack(body.data(), body.size());
+  std::map<std::string, msgpack::object> fields;
+  handle.get().convert(fields);
+  EXPECT_EQ(fields["difficulty"].type, msgpack::type::FLOAT64);
+  auto got = decode_assignment(body);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->difficulty, 1.0);
+}
+
+TEST(MessageCodec, EmptyOptionalsAreOmitted) {
+  TaskAssignment a;
+  a.goal_id = "g";
+  a.task_id = "s1";
+  std::set<std::string> keys;
+  for (auto& k : keys_of(encode(a))) keys.insert(k);
+  for (const char* absent : {"role", "goal_title", "instructions", "goal_subtasks", "candidate",
+                             "feedback"}) {
+    EXPECT_EQ(keys.count(absent), 0u) << absent;
+  }
+  TaskOutcome o;
+  o.goal_id = "g";
+  o.task_id = "s1";
+  keys.clear();
+  for (auto& k : keys_of(encode(o))) keys.insert(k);
+  for (const char* absent : {"error", "model", "plan", "candidate", "verdict"}) {
+    EXPECT_EQ(keys.count(absent), 0u) << absent;
+  }
+  // Required strings are written even when empty.
+  keys.clear();
+  for (auto& k : keys_of(encode(Hello{}))) keys.insert(k);
+  EXPECT_EQ(keys.count("agent_id"), 1u);
+  EXPECT_EQ(keys.count("role"), 1u);
+}
+
+// ---- required fields ----
+
+TEST(MessageDecode, MissingRequiredFieldsAreNamed) {
+  for (const char* field : {"agent_id", "role", "capacity", "protocol"}) {
+    expect_error(decode_hello(without(encode(full_hello()), field)),
+                 std::string("field '") + field + "' is missing");
+  }
+  for (const char* field : {"goal_id", "task_id", "attempt", "kind"}) {
+    expect_error(decode_assignment(without(encode(full_assignment()), field)),
+                 std::string("field '") + field + "' is missing");
+  }
+  for (const char* field : {"goal_id", "task_id", "attempt"}) {
+    expect_error(decode_outcome(without(encode(full_outcome()), field)),
+                 std::string("field '") + field + "' is missing");
+    expect_error(decode_ack(without(encode(full_ack()), field)),
+                 std::string("field '") + field + "' is missing");
+    expect_error(decode_cancel(without(encode(full_cancel()), field)),
+                 std::string("field '") + field + "' is missing");
+  }
+  expect_error(decode_error(without(encode(full_error()), "code")), "field 'code' is missing");
+  // nil does not satisfy a required field.
+  expect_error(decode_ack(with(encode(full_ack()), "attempt", [](Packer& p) { p.pack_nil(); })),
+               "field 'attempt': expected unsigned integer");
+}
+
+TEST(MessageDecode, OptionalFieldsTakeTheirDefaults) {
+  std::string body = encode(full_outcome());
+  for (const char* field : {"ok", "error", "tokens_in", "tokens_out", "model", "brain_s", "plan",
+                            "candidate", "verdict"}) {
+    body = without(body, field);
+  }
+  auto got = decode_outcome(body);
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  TaskOutcome expected;
+  expected.goal_id = "g2";
+  expected.task_id = "plan";
+  expected.attempt = 1;
+  EXPECT_TRUE(*got == expected);
+
+  // nil counts as absent for optional fields.
+  auto with_nil = decode_outcome(with(encode(full_outcome()), "verdict", [](Packer& p) { p.pack_nil(); }));
+  ASSERT_TRUE(with_nil.ok()) << with_nil.error().to_string();
+  EXPECT_FALSE(with_nil->verdict.has_value());
+
+  auto welcome = decode_welcome(packed([](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("hub_id"));
+    p.pack(std::string("h"));
+  }));
+  ASSERT_TRUE(welcome.ok());
+  EXPECT_EQ(welcome->heartbeat_ms, 500u);
+  EXPECT_EQ(welcome->liveness, 3u);
+}
+
+TEST(MessageDecode, UnknownKeysAreIgnored) {
+  std::string body = with(encode(full_hello()), "future_field", [](Packer& p) {
+    p.pack_array(2);
+    p.pack(1);
+    p.pack_map(0);
+  });
+  body = edit_field(body, "another", packed([](Packer& p) { p.pack(true); }));
+  auto got = decode_hello(body);
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  EXPECT_TRUE(*got == full_hello());
+
+  // A non-string key is an unknown key, too.
+  auto with_int_key = packed([](Packer& p) {
+    p.pack_map(2);
+    p.pack(7);
+    p.pack(std::string("seven"));
+    p.pack(std::string("reason"));
+    p.pack(std::string("done"));
+  });
+  auto bye = decode_bye(with_int_key);
+  ASSERT_TRUE(bye.ok());
+  EXPECT_EQ(bye->reason, "done");
+}
+
+// ---- wrong types and ranges ----
+
+TEST(MessageDecode, WrongTypesAreNamed) {
+  auto str = [](Packer& p) { p.pack(std::string("3")); };
+  auto negative = [](Packer& p) { p.pack(-3); };
+  auto real = [](Packer& p) { p.pack(3.5); };  // integral doubles are packed as ints
+  auto integer = [](Packer& p) { p.pack(3); };
+  auto map = [](Packer& p) { p.pack_map(0); };
+
+  const std::string assignment = encode(full_assignment());
+  expect_error(decode_assignment(with(assignment, "attempt", str)),
+               "field 'attempt': expected unsigned integer");
+  expect_error(decode_assignment(with(assignment, "attempt", negative)),
+               "field 'attempt': expected unsigned integer");
+  expect_error(decode_assignment(with(assignment, "attempt", real)),
+               "field 'attempt': expected unsigned integer");
+  expect_error(decode_assignment(with(assignment, "goal_id", integer)),
+               "field 'goal_id': expected string");
+  expect_error(decode_assignment(with(assignment, "difficulty", str)),
+               "field 'difficulty': expected number");
+  expect_error(decode_assignment(with(assignment, "candidate", str)),
+               "field 'candidate': expected map");
+  expect_error(decode_assignment(with(assignment, "goal_subtasks", map)),
+               "field 'goal_subtasks': expected array");
+  expect_error(decode_assignment(with(assignment, "feedback", str)),
+               "field 'feedback': expected array");
+  expect_error(decode_assignment(with(assignment, "feedback",
+                                      [](Packer& p) {
+                                        p.pack_array(2);
+                                        p.pack(std::string("ok"));
+                                        p.pack(5);
+                                      })),
+               "field 'feedback[1]': expected string");
+
+  const std::string outcome = encode(full_outcome());
+  expect_error(decode_outcome(with(outcome, "ok", integer)), "field 'ok': expected boolean");
+  expect_error(decode_outcome(with(outcome, "verdict",
+                                   [](Packer& p) {
+                                     p.pack_map(1);
+                                     p.pack(std::string("score"));
+                                     p.pack(std::string("high"));
+                                   })),
+               "field 'verdict.score': expected number");
+  expect_error(decode_outcome(with(outcome, "candidate",
+                                   [](Packer& p) {
+                                     p.pack_map(1);
+                                     p.pack(std::string("sim_correct"));
+                                     p.pack(1);
+                                   })),
+               "field 'candidate.sim_correct': expected boolean");
+  expect_error(decode_outcome(with(outcome, "plan",
+                                   [](Packer& p) {
+                                     p.pack_array(2);
+                                     p.pack_map(0);
+                                     p.pack_map(1);
+                                     p.pack(std::string("difficulty"));
+                                     p.pack(std::string("hard"));
+                                   })),
+               "field 'plan[1].difficulty': expected number");
+  expect_error(decode_outcome(with(outcome, "plan",
+                                   [](Packer& p) {
+                                     p.pack_array(1);
+                                     p.pack(1);
+                                   })),
+               "field 'plan[0]': expected map");
+  expect_error(decode_hello(with(encode(full_hello()), "pid", str)), "field 'pid': expected integer");
+}
+
+TEST(MessageDecode, NumbersAreCheckedForRange) {
+  const std::string ack = encode(full_ack());
+  expect_error(decode_ack(with(ack, "attempt", [](Packer& p) { p.pack_uint64(1ULL << 32); })),
+               "field 'attempt': value 4294967296 out of range");
+  auto max32 = decode_ack(with(ack, "attempt", [](Packer& p) { p.pack_uint64(0xffffffffULL); }));
+  ASSERT_TRUE(max32.ok());
+  EXPECT_EQ(max32->attempt, 0xffffffffu);
+
+  const std::string hello = encode(full_hello());
+  auto negative_pid = decode_hello(with(hello, "pid", [](Packer& p) { p.pack_int64(-7); }));
+  ASSERT_TRUE(negative_pid.ok());
+  EXPECT_EQ(negative_pid->pid, -7);
+  expect_error(decode_hello(with(hello, "pid", [](Packer& p) { p.pack_uint64(1ULL << 63); })),
+               "field 'pid'");
+
+  // Doubles accept ints (positive or negative) and both float widths.
+  const std::string outcome = encode(full_outcome());
+  auto from_int = decode_outcome(with(outcome, "brain_s", [](Packer& p) { p.pack(2); }));
+  ASSERT_TRUE(from_int.ok());
+  EXPECT_EQ(from_int->brain_s, 2.0);
+  auto from_negative = decode_outcome(with(outcome, "brain_s", [](Packer& p) { p.pack(-2); }));
+  ASSERT_TRUE(from_negative.ok());
+  EXPECT_EQ(from_negative->brain_s, -2.0);
+  auto from_float = decode_outcome(with(outcome, "brain_s", [](Packer& p) { p.pack_float(0.25f); }));
+  ASSERT_TRUE(from_float.ok());
+  EXPECT_EQ(from_float->brain_s, 0.25);
+}
+
+TEST(MessageDecode, TaskKindOutsideOneToFourIsAnError) {
+  const std::string assignment = encode(full_assignment());
+  for (std::uint64_t kind : {0ull, 5ull, 255ull, 1ull << 40}) {
+    expect_error(decode_assignment(with(assignment, "kind", [kind](Packer& p) { p.pack_uint64(kind); })),
+                 "field 'kind'");
+  }
+  expect_error(decode_assignment(with(assignment, "kind", [](Packer& p) { p.pack(std::string("plan")); })),
+               "field 'kind': expected unsigned integer");
+}
+
+// ---- hostile and malformed inputs ----
+
+TEST(MessageDecode, NonMapsAreRejected) {
+  expect_error(decode_hello(""), "empty");
+  expect_error(decode_hello(std::string("\x90", 1)), "not a msgpack map");
+  expect_error(decode_hello(std::string("\x01", 1)), "not a msgpack map");
+  expect_error(decode_hello(std::string("\xc1", 1)), "not msgpack");
+  expect_error(decode_hello(encode(full_hello()) + '\x01'), "trailing");
+  expect_error(decode_hello(encode(full_hello()) + encode(full_hello())), "trailing");
+  const std::string body = encode(full_assignment());
+  for (std::size_t cut = 0; cut < body.size(); ++cut) {
+    auto got = decode_assignment(std::string_view(body).substr(0, cut));
+    EXPECT_FALSE(got.ok()) << "cut at " << cut;
+  }
+}
+
+TEST(MessageDecode, HostileSizesFailFast) {
+  const auto start = std::chrono::steady_clock::now();
+  // Headers that claim billions of entries or bytes but carry none.
+  expect_error(decode_hello(std::string("\xdf\xff\xff\xff\xff", 5)), "truncated");
+  expect_error(decode_assignment(std::string("\x81\xa8" "feedback\xdd\xff\xff\xff\xff", 15)),
+               "truncated");
+  expect_error(decode_bye(std::string("\x81\xa6reason\xdb\xff\xff\xff\xff", 13)), "truncated");
+  // A map whose pairs are all present but exceed the decoder's limit.
+  std::string many_keys = packed([](Packer& p) {
+    p.pack_map(70000);
+    for (int i = 0; i < 70000; ++i) {
+      p.pack(i);
+      p.pack_nil();
+    }
+  });
+  expect_error(decode_bye(many_keys), "limit");
+  // Deep nesting.
+  std::string deep = std::string("\x81\xa6reason", 8) + std::string(200000, '\x91') + '\x01';
+  expect_error(decode_bye(deep), "nested too deeply");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+TEST(MessageDecode, NeverThrowsOnMutatedBodies) {
+  std::mt19937_64 rng(7);
+  const std::vector<std::string> seeds = {encode(full_assignment()), encode(full_outcome()),
+                                          encode(full_hello())};
+  const auto start = std::chrono::steady_clock::now();
+  int decoded = 0;
+  for (int i = 0; i < 10000; ++i) {
+    std::string b = seeds[rng() % seeds.size()];
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits && !b.empty(); ++e) {
+      const std::size_t at = rng() % b.size();
+      switch (rng() % 4) {
+        case 0: b[at] = static_cast<char>(rng()); break;
+        case 1: b.insert(at, 1, static_cast<char>(rng())); break;
+        case 2: b.erase(at, 1); break;
+        case 3: b.resize(at); break;
+      }
+    }
+    decoded += decode_assignment(b).ok();
+    decoded += decode_outcome(b).ok();
+    decoded += decode_hello(b).ok();
+    (void)decode_welcome(b);
+    (void)decode_ack(b);
+    (void)decode_error(b);
+    (void)decode_bye(b);
+    (void)decode_cancel(b);
+  }
+  EXPECT_GT(decoded, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+}  // namespace
+}  // namespace cadre::roles
