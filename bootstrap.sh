@@ -35,10 +35,15 @@ fi
 
 build_dir="${CADRE_BUILD_DIR:-build}"
 jobs="$(nproc)"
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build_dir" -j"$jobs"
+# Release: about a third faster to compile than RelWithDebInfo on 2 cores.
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
 
 case "$mode" in
-  run)  exec "$build_dir/cli/cadre" run scenarios/feature-team.yaml "$@" ;;
-  test) exec ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" "$@" ;;
+  run)
+    # Only the cadre binary: the demo should not wait for the test suite to compile.
+    cmake --build "$build_dir" --target cadre -j"$jobs"
+    exec "$build_dir/cli/cadre" run scenarios/feature-team.yaml "$@" ;;
+  test)
+    cmake --build "$build_dir" -j"$jobs"
+    exec ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" "$@" ;;
 esac

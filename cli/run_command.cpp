@@ -15,7 +15,7 @@
 #include "cadre/runtime/report.h"
 #include "commands.h"
 #include "scenario_args.h"
-#include "team_brains.h"
+#include "run_support.h"
 
 namespace cadre::cli {
 namespace {
@@ -60,12 +60,7 @@ int run_command(const RunArgs& args) {
   }
   const runtime::Scenario& scenario = *loaded;
   const std::string out_dir = args.out_dir.empty() ? default_out_dir(scenario.name) : args.out_dir;
-  std::error_code fs_error;
-  std::filesystem::create_directories(out_dir + "/agents", fs_error);
-  if (fs_error) {
-    print_error(out_dir + ": cannot create output folder: " + fs_error.message());
-    return kExitFailure;
-  }
+  if (!make_out_dir(out_dir + "/agents")) return kExitFailure;
 
   install_signal_handlers();
   const auto started = std::chrono::steady_clock::now();
@@ -129,17 +124,7 @@ int run_command(const RunArgs& args) {
       say("agent " + exit.name + " " + exit.describe());
   }
 
-  const runtime::HubCore& core = (*hub)->core();
-  auto written = runtime::write_report(out_dir, core, facts);
-  std::cout << runtime::summary_table(core, facts);
-  if (!written.ok()) {
-    print_error(written.error().to_string());
-    return kExitFailure;
-  }
-  std::cout << "  report     " << out_dir << "/report.json\n" << std::endl;
-  if (facts.interrupted) return kExitInterrupted;
-  if (core.finish_reason() != "all goals ended") return kExitLimit;
-  return kExitOk;
+  return finish_run(out_dir, (*hub)->core(), facts);
 }
 
 }  // namespace cadre::cli

@@ -2,10 +2,9 @@
 #include <filesystem>
 #include <iostream>
 
-#include "cadre/runtime/report.h"
 #include "commands.h"
 #include "scenario_args.h"
-#include "team_brains.h"
+#include "run_support.h"
 #include "team_sim.h"
 
 namespace cadre::cli {
@@ -27,24 +26,9 @@ int sim_command(const RunArgs& args) {
   }
 
   const std::string out_dir = args.out_dir.empty() ? default_out_dir(scenario.name) : args.out_dir;
-  std::error_code fs_error;
-  std::filesystem::create_directories(out_dir, fs_error);
-  if (fs_error) {
-    print_error(out_dir + ": cannot create output folder: " + fs_error.message());
-    return kExitFailure;
-  }
-
+  if (!make_out_dir(out_dir)) return kExitFailure;
   runtime::RunFacts facts = (*team)->run();
-  const runtime::HubCore& core = (*team)->core();
-  auto written = runtime::write_report(out_dir, core, facts);
-  std::cout << runtime::summary_table(core, facts);
-  if (!written.ok()) {
-    print_error(written.error().to_string());
-    return kExitFailure;
-  }
-  std::cout << "  report     " << out_dir << "/report.json\n" << std::endl;
-  if (core.finish_reason() != "all goals ended") return kExitLimit;
-  return kExitOk;
+  return finish_run(out_dir, (*team)->core(), facts);
 }
 
 }  // namespace cadre::cli

@@ -7,7 +7,6 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -16,13 +15,11 @@
 #include "commands.h"
 #include "scenario_args.h"
 #include "sweep_chart.h"
-#include "team_brains.h"
+#include "run_support.h"
 #include "team_sim.h"
 
 namespace cadre::cli {
 namespace {
-
-using nlohmann::json;
 
 struct Dimension {
   std::string path;  // as the user wrote it
@@ -137,16 +134,11 @@ int sweep_command(const SweepArgs& args) {
 
   const std::string out_dir =
       args.out_dir.empty() ? default_out_dir(base->name + "-sweep") : args.out_dir;
-  std::error_code fs_error;
-  std::filesystem::create_directories(out_dir + "/points", fs_error);
-  if (fs_error) {
-    print_error(out_dir + ": cannot create output folder: " + fs_error.message());
-    return kExitFailure;
-  }
+  if (!make_out_dir(out_dir + "/points")) return kExitFailure;
   std::cout << "sweep of '" << base->name << "': " << grid.size() << " runs ("
             << (args.live ? "live" : "sim") << "), output in " << out_dir << std::endl;
 
-  std::vector<json> reports(grid.size());
+  std::vector<runtime::ReportFigures> reports(grid.size());
   std::vector<std::string> failures(grid.size());
   std::atomic<std::size_t> next{0};
   std::mutex print_mutex;
@@ -170,13 +162,16 @@ int sweep_command(const SweepArgs& args) {
           continue;
         }
         runtime::RunFacts facts = (*team)->run();
-        std::filesystem::create_directories(point_dir, fs_error);
+        std::error_code ignored;  // write_report names the folder if it is missing
+        std::filesystem::create_directories(point_dir, ignored);
         auto written = runtime::write_report(point_dir, (*team)->core(), facts);
         if (!written.ok()) failures[i] = written.error().to_string();
       }
-      std::ifstream in(point_dir + "/report.json");
-      reports[i] = json::parse(in, nullptr, false);
-      if (failures[i].empty() && reports[i].is_discarded()) failures[i] = "no report.json";
+      if (failures[i].empty()) {
+        auto figures = runtime::read_report_figures(point_dir + "/report.json");
+        if (figures.ok()) reports[i] = *figures;
+        else failures[i] = figures.error().to_string();
+      }
       std::lock_guard<std::mutex> lock(print_mutex);
       std::cout << "  run " << (i + 1) << "/" << grid.size() << ":";
       for (std::size_t d = 0; d < dimensions.size(); ++d)
@@ -205,33 +200,24 @@ int sweep_command(const SweepArgs& args) {
       any_failed = true;
       continue;
     }
-    const json& r = reports[i];
-    const double total = std::max(1.0, r["goals"]["total"].get<double>());
-    const double resolved = r["goals"]["resolved"].get<double>();
-    const double escalated = r["goals"]["escalated"].get<double>();
-    const double failed = r["goals"]["failed"].get<double>();
-    const double tokens =
-        r["cost"]["tokens_in"].get<double>() + r["cost"]["tokens_out"].get<double>();
+    const runtime::ReportFigures& r = reports[i];
+    const double total = std::max(1.0, r.goals);
+    const double tokens = r.tokens_in + r.tokens_out;
     SweepSample sample;
     sample.values = grid[i].values;
-    sample.resolution_rate = resolved / total;
-    const double correct = r["quality"]["resolved_correct"].get<double>();
-    sample.correct_rate = correct / total;
+    sample.resolution_rate = r.resolved / total;
+    sample.correct_rate = r.resolved_correct / total;
     sample.tokens_per_goal = tokens / total;
-    sample.usd_per_resolved = r["cost"]["usd_per_resolved"].is_null()
-                                  ? -1.0
-                                  : r["cost"]["usd_per_resolved"].get<double>();
+    sample.usd_per_resolved = r.usd_per_resolved;
     samples.push_back(sample);
     char row[512];
-    std::snprintf(row, sizeof row, ",%.0f,%.0f,%.0f,%.0f,%.6f,%.6f,%.6f,%.6f,%.0f,%.0f,%.1f,%.6f,%s,%.6f,%d\n",
-                  total, resolved, escalated, failed, resolved / total, escalated / total,
-                  failed / total, correct / total, r["cost"]["tokens_in"].get<double>(),
-                  r["cost"]["tokens_out"].get<double>(), tokens / total,
-                  r["cost"]["usd"].get<double>(),
-                  sample.usd_per_resolved < 0 ? ""
-                                              : std::to_string(sample.usd_per_resolved).c_str(),
-                  r["time"]["goal_p95_s"].get<double>(),
-                  r["quality"]["false_accepts"].get<int>());
+    std::snprintf(row, sizeof row,
+                  ",%.0f,%.0f,%.0f,%.0f,%.6f,%.6f,%.6f,%.6f,%.0f,%.0f,%.1f,%.6f,%s,%.6f,%.0f\n",
+                  r.goals, r.resolved, r.escalated, r.failed, r.resolved / total,
+                  r.escalated / total, r.failed / total, r.resolved_correct / total, r.tokens_in,
+                  r.tokens_out, tokens / total, r.usd,
+                  r.usd_per_resolved < 0 ? "" : std::to_string(r.usd_per_resolved).c_str(),
+                  r.goal_p95_s, r.false_accepts);
     csv << i << "," << grid[i].seed;
     for (const auto& value : grid[i].values) csv << "," << csv_escape(value);
     csv << row;

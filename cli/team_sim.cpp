@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "team_brains.h"
+#include "run_support.h"
 
 namespace cadre::cli {
 

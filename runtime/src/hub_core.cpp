@@ -165,7 +165,7 @@ void HubCore::apply(const WorkflowStep& step, TimeUs now) {
     scheduler_.enqueue(id, task.assignment.role, priority_of(task));
   }
   for (std::uint32_t goal : step.finished) out_.push_back(GoalFinishedCommand{goal});
-  if (!step.finished.empty() && ledger_.open_goals() == 0) finish_run("all goals ended");
+  if (!step.finished.empty() && ledger_.open_goals() == 0) finish_run(kAllGoalsEnded);
 }
 
 void HubCore::requeue(TaskId id, const std::string& avoid_agent) {

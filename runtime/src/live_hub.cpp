@@ -3,46 +3,59 @@
 #include <chrono>
 #include <deque>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_map>
 
 #include "cadre/roles/messages.h"
 #include "cadre/runtime/journal.h"
+#include "json_line.h"
 #include "cadre/transport/endpoint.h"
 #include "cadre/transport/envelope.h"
 
 namespace cadre::runtime {
 namespace {
 
-using nlohmann::json;
 using transport::MessageKind;
 
-json outcome_to_json(const roles::TaskOutcome& outcome) {
-  json j = {{"goal", outcome.goal_id},     {"task", outcome.task_id},
-            {"attempt", outcome.attempt},  {"ok", outcome.ok},
-            {"tokens_in", outcome.tokens_in}, {"tokens_out", outcome.tokens_out},
-            {"model", outcome.model},      {"brain_s", outcome.brain_s}};
-  if (!outcome.error.empty()) j["error"] = outcome.error;
+// The journal record of a RESULT: everything needed to feed it to a core again.
+JsonLine outcome_record(const roles::TaskOutcome& outcome) {
+  JsonLine line;
+  line.field("ev", "result")
+      .field("goal", outcome.goal_id)
+      .field("task", outcome.task_id)
+      .field("attempt", outcome.attempt)
+      .field("ok", outcome.ok)
+      .field("tokens_in", outcome.tokens_in)
+      .field("tokens_out", outcome.tokens_out)
+      .field("model", outcome.model)
+      .field("brain_s", outcome.brain_s);
+  if (!outcome.error.empty()) line.field("error", outcome.error);
   if (!outcome.plan.empty()) {
-    json plan = json::array();
-    for (const auto& s : outcome.plan)
-      plan.push_back({{"id", s.id},
-                      {"title", s.title},
-                      {"instructions", s.instructions},
-                      {"difficulty", s.difficulty}});
-    j["plan"] = plan;
+    std::string plan = "[";
+    for (const auto& s : outcome.plan) {
+      if (plan.size() > 1) plan += ",";
+      plan += JsonLine()
+                  .field("id", s.id)
+                  .field("title", s.title)
+                  .field("instructions", s.instructions)
+                  .field("difficulty", s.difficulty)
+                  .str();
+    }
+    line.raw("plan", plan + "]");
   }
   if (outcome.candidate) {
-    j["candidate"] = {{"content", outcome.candidate->content}};
-    if (outcome.candidate->sim_correct)
-      j["candidate"]["sim_correct"] = *outcome.candidate->sim_correct;
+    JsonLine candidate;
+    candidate.field("content", outcome.candidate->content);
+    if (outcome.candidate->sim_correct) candidate.field("sim_correct", *outcome.candidate->sim_correct);
+    line.raw("candidate", candidate.str());
   }
   if (outcome.verdict)
-    j["verdict"] = {{"accept", outcome.verdict->accept},
-                    {"score", outcome.verdict->score},
-                    {"feedback", outcome.verdict->feedback}};
-  return j;
+    line.raw("verdict", JsonLine()
+                            .field("accept", outcome.verdict->accept)
+                            .field("score", outcome.verdict->score)
+                            .field("feedback", outcome.verdict->feedback)
+                            .str());
+  return line;
 }
 
 }  // namespace
@@ -83,10 +96,9 @@ struct LiveHub::Impl {
         .count();
   }
 
-  void record(json event, TimeUs t) {
-    event["n"] = journal_n++;
-    event["t_us"] = t;
-    journal->append(event.dump());
+  void record(JsonLine event, TimeUs t) {
+    event.field("n", journal_n++).field("t_us", static_cast<std::int64_t>(t));
+    journal->append(event.str());
   }
 
   void take(std::vector<Command> commands) {
@@ -120,7 +132,7 @@ struct LiveHub::Impl {
     if (it == agents.end()) return;
     agent_of_peer.erase(it->second.identity);
     agents.erase(it);
-    record({{"ev", "leave"}, {"agent", agent_id}, {"why", why}}, t);
+    record(JsonLine().field("ev", "leave").field("agent", agent_id).field("why", why), t);
     take(core.agent_left(agent_id, t));
   }
 
@@ -130,11 +142,12 @@ struct LiveHub::Impl {
       pending.pop_front();
       if (auto* dispatch = std::get_if<DispatchCommand>(&command)) {
         const auto& a = dispatch->assignment;
-        record({{"ev", "dispatch"},
-                {"agent", dispatch->agent_id},
-                {"goal", a.goal_id},
-                {"task", a.task_id},
-                {"attempt", a.attempt}},
+        record(JsonLine()
+                   .field("ev", "dispatch")
+                   .field("agent", dispatch->agent_id)
+                   .field("goal", a.goal_id)
+                   .field("task", a.task_id)
+                   .field("attempt", a.attempt),
                t);
         if (!send_to_agent(dispatch->agent_id, MessageKind::assign, roles::encode(a)))
           drop_agent(dispatch->agent_id, "unreachable", t);
@@ -149,7 +162,7 @@ struct LiveHub::Impl {
                             " (" + std::to_string(goals_done) + "/" +
                             std::to_string(core.ledger().goals().size()) + " ended)");
       } else if (auto* finished = std::get_if<RunFinishedCommand>(&command)) {
-        record({{"ev", "finish"}, {"reason", finished->reason}}, t);
+        record(JsonLine().field("ev", "finish").field("reason", finished->reason), t);
       }
     }
   }
@@ -196,12 +209,13 @@ struct LiveHub::Impl {
       agents[hello->agent_id] = Peer{inbound.peer, t};
       agent_of_peer[inbound.peer] = hello->agent_id;
       facts.agent_pids[hello->agent_id] = hello->pid;
-      record({{"ev", "join"},
-              {"agent", hello->agent_id},
-              {"role", hello->role},
-              {"model", hello->model},
-              {"capacity", hello->capacity},
-              {"pid", hello->pid}},
+      record(JsonLine()
+                 .field("ev", "join")
+                 .field("agent", hello->agent_id)
+                 .field("role", hello->role)
+                 .field("model", hello->model)
+                 .field("capacity", hello->capacity)
+                 .field("pid", hello->pid),
              t);
       roles::Welcome welcome;
       welcome.hub_id = options.hub_id;
@@ -229,10 +243,7 @@ struct LiveHub::Impl {
           send_error(inbound.peer, "bad_body", outcome.error().to_string(), envelope.msg_id);
           return;
         }
-        json event = outcome_to_json(*outcome);
-        event["ev"] = "result";
-        event["agent"] = agent_id;
-        record(std::move(event), t);
+        record(outcome_record(*outcome).field("agent", agent_id), t);
         take(core.result_received(agent_id, *outcome, t));
         break;
       }
@@ -258,17 +269,18 @@ struct LiveHub::Impl {
     auto deadline = core.next_deadline();
     if (deadline && *deadline <= t) {
       auto commands = core.tick(t);
-      if (!commands.empty()) record({{"ev", "tick"}}, t);
+      if (!commands.empty()) record(JsonLine().field("ev", "tick"), t);
       take(std::move(commands));
     }
   }
 
   RunFacts run() {
     const TimeUs start = now();
-    record({{"ev", "start"},
-            {"scenario", scenario.name},
-            {"seed", scenario.seed},
-            {"goals", scenario.goals.size()}},
+    record(JsonLine()
+               .field("ev", "start")
+               .field("scenario", scenario.name)
+               .field("seed", static_cast<std::uint64_t>(scenario.seed))
+               .field("goals", static_cast<std::uint64_t>(scenario.goals.size())),
            start);
     take(core.start(start));
     execute_pending(start);
@@ -276,7 +288,7 @@ struct LiveHub::Impl {
       if (options.interrupted()) {
         facts.interrupted = true;
         const TimeUs t = now();
-        record({{"ev", "stop"}, {"reason", "interrupted"}}, t);
+        record(JsonLine().field("ev", "stop").field("reason", "interrupted"), t);
         take(core.stop("interrupted", t));
         execute_pending(t);
         break;

@@ -226,4 +226,30 @@ std::string summary_table(const HubCore& core, const RunFacts& facts) {
   return out.str();
 }
 
+Result<ReportFigures> read_report_figures(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return make_error(std::string("cannot read: ") + std::strerror(errno), path);
+  const json report = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (report.is_discarded() || !report.is_object())
+    return make_error("not a JSON report", path);
+  try {
+    ReportFigures figures;
+    figures.goals = report.at("goals").at("total").get<double>();
+    figures.resolved = report.at("goals").at("resolved").get<double>();
+    figures.escalated = report.at("goals").at("escalated").get<double>();
+    figures.failed = report.at("goals").at("failed").get<double>();
+    figures.resolved_correct = report.at("quality").at("resolved_correct").get<double>();
+    figures.false_accepts = report.at("quality").at("false_accepts").get<double>();
+    figures.tokens_in = report.at("cost").at("tokens_in").get<double>();
+    figures.tokens_out = report.at("cost").at("tokens_out").get<double>();
+    figures.usd = report.at("cost").at("usd").get<double>();
+    const json& per_resolved = report.at("cost").at("usd_per_resolved");
+    figures.usd_per_resolved = per_resolved.is_null() ? -1.0 : per_resolved.get<double>();
+    figures.goal_p95_s = report.at("time").at("goal_p95_s").get<double>();
+    return figures;
+  } catch (const json::exception& e) {
+    return make_error(std::string("not a cadre report: ") + e.what(), path);
+  }
+}
+
 }  // namespace cadre::runtime

@@ -41,6 +41,24 @@ bool plan_is_usable(const std::vector<roles::SubtaskPlan>& plan, std::string& wh
 
 Workflow::Workflow(Ledger& ledger) : ledger_(ledger) {}
 
+roles::TaskAssignment Workflow::subtask_task(const GoalRecord& goal, const SubtaskRecord& subtask,
+                                             roles::TaskKind kind, const char* role,
+                                             std::string task_id, std::uint32_t attempt) const {
+  roles::TaskAssignment task;
+  task.goal_id = goal.spec.id;
+  task.task_id = std::move(task_id);
+  task.attempt = attempt;
+  task.kind = kind;
+  task.role = role;
+  task.seed = ledger_.scenario().seed;
+  task.revision = subtask.round;
+  task.difficulty = subtask.plan.difficulty;
+  task.goal_title = goal.spec.title;
+  task.instructions =
+      subtask.plan.instructions.empty() ? subtask.plan.title : subtask.plan.instructions;
+  return task;
+}
+
 TaskId Workflow::add_plan_task(std::uint32_t goal_index) {
   GoalRecord& goal = ledger_.goal(goal_index);
   roles::TaskAssignment task;
@@ -111,18 +129,8 @@ void Workflow::start_round(std::uint32_t goal_index, std::uint32_t subtask_index
   const std::uint32_t samples = std::max<std::uint32_t>(1, ledger_.scenario().workflow.samples);
   subtask.round_candidates.clear();
   for (std::uint32_t i = 0; i < samples; ++i) {
-    roles::TaskAssignment task;
-    task.goal_id = goal.spec.id;
-    task.task_id = subtask.plan.id;
-    task.attempt = subtask.round * samples + i;
-    task.kind = roles::TaskKind::solve;
-    task.role = "coder";
-    task.seed = ledger_.scenario().seed;
-    task.revision = subtask.round;
-    task.difficulty = subtask.plan.difficulty;
-    task.goal_title = goal.spec.title;
-    task.instructions = subtask.plan.instructions.empty() ? subtask.plan.title
-                                                          : subtask.plan.instructions;
+    roles::TaskAssignment task = subtask_task(goal, subtask, roles::TaskKind::solve, "coder",
+                                              subtask.plan.id, subtask.round * samples + i);
     task.feedback = subtask.feedback;
     CandidateRecord candidate;
     candidate.attempt = task.attempt;
@@ -150,17 +158,8 @@ void Workflow::on_solve(TaskId task, const roles::TaskOutcome& outcome, TimeUs n
     return;
   }
   candidate->candidate = outcome.candidate;
-  roles::TaskAssignment review;
-  review.goal_id = goal.spec.id;
-  review.task_id = subtask.plan.id + "/review";
-  review.attempt = candidate->attempt;
-  review.kind = roles::TaskKind::review;
-  review.role = "critic";
-  review.seed = ledger_.scenario().seed;
-  review.revision = subtask.round;
-  review.difficulty = subtask.plan.difficulty;
-  review.goal_title = goal.spec.title;
-  review.instructions = record.assignment.instructions;
+  roles::TaskAssignment review = subtask_task(goal, subtask, roles::TaskKind::review, "critic",
+                                              subtask.plan.id + "/review", candidate->attempt);
   review.candidate = outcome.candidate;
   step.new_tasks.push_back(ledger_.add_task(std::move(review), goal_index, subtask_index));
 }
@@ -219,18 +218,8 @@ void Workflow::maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtas
     return;
   }
   subtask.state = SubtaskState::escalated;
-  roles::TaskAssignment resolve;
-  resolve.goal_id = goal.spec.id;
-  resolve.task_id = subtask.plan.id + "/resolve";
-  resolve.attempt = 0;
-  resolve.kind = roles::TaskKind::resolve;
-  resolve.role = "human";
-  resolve.seed = ledger_.scenario().seed;
-  resolve.revision = subtask.round;
-  resolve.difficulty = subtask.plan.difficulty;
-  resolve.goal_title = goal.spec.title;
-  resolve.instructions =
-      subtask.plan.instructions.empty() ? subtask.plan.title : subtask.plan.instructions;
+  roles::TaskAssignment resolve = subtask_task(goal, subtask, roles::TaskKind::resolve, "human",
+                                               subtask.plan.id + "/resolve", 0);
   resolve.feedback = subtask.feedback;
   step.new_tasks.push_back(ledger_.add_task(std::move(resolve), goal_index, subtask_index));
 }

@@ -69,6 +69,9 @@ class HubCore {
   // When tick() next has something to do, if ever.
   std::optional<TimeUs> next_deadline() const;
   bool finished() const { return finished_; }
+  // Finished because every goal ended on its own (not stopped by a limit or a signal).
+  bool all_goals_ended() const { return finished_ && finish_reason_ == kAllGoalsEnded; }
+  static constexpr const char* kAllGoalsEnded = "all goals ended";
   const std::string& finish_reason() const { return finish_reason_; }
   TimeUs started_at() const { return started_at_; }
 

@@ -36,6 +36,18 @@ std::string report_json(const HubCore& core, const RunFacts& facts);
 // A human-readable summary table of the run.
 std::string summary_table(const HubCore& core, const RunFacts& facts);
 
+// The figures a sweep compares, as read back from a report.json.
+struct ReportFigures {
+  double goals = 0, resolved = 0, escalated = 0, failed = 0;
+  double resolved_correct = 0, false_accepts = 0;
+  double tokens_in = 0, tokens_out = 0, usd = 0;
+  double usd_per_resolved = -1;  // < 0: nothing resolved
+  double goal_p95_s = 0;
+};
+
+// Reads report.json at `path`. Fails naming the path when it is missing or not a report.
+Result<ReportFigures> read_report_figures(const std::string& path);
+
 // p-th percentile (0..100) of goal times in seconds over ended goals that were dispatched;
 // 0 when there are none. Nearest-rank method.
 double goal_time_percentile(const Ledger& ledger, double p);

@@ -51,6 +51,10 @@ class Workflow {
                           WorkflowStep& step);
   void maybe_finish_goal(std::uint32_t goal_index, TimeUs now, WorkflowStep& step);
   TaskId add_plan_task(std::uint32_t goal_index);
+  // An assignment about one subtask with the fields every kind shares filled in.
+  roles::TaskAssignment subtask_task(const GoalRecord& goal, const SubtaskRecord& subtask,
+                                     roles::TaskKind kind, const char* role, std::string task_id,
+                                     std::uint32_t attempt) const;
 
   Ledger& ledger_;
 };

@@ -1,4 +1,8 @@
-#include "team_brains.h"
+#include "run_support.h"
+
+#include <iostream>
+
+#include "commands.h"
 
 #include <cstdio>
 #include <ctime>
@@ -50,6 +54,27 @@ std::string default_out_dir(const std::string& scenario_name) {
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
   return "runs/" + scenario_name + "-" + stamp;
+}
+
+bool make_out_dir(const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) print_error(dir + ": cannot create output folder: " + error.message());
+  return !error;
+}
+
+int finish_run(const std::string& out_dir, const runtime::HubCore& core,
+               const runtime::RunFacts& facts) {
+  auto written = runtime::write_report(out_dir, core, facts);
+  std::cout << runtime::summary_table(core, facts);
+  if (!written.ok()) {
+    print_error(written.error().to_string());
+    return kExitFailure;
+  }
+  std::cout << "  report     " << out_dir << "/report.json\n" << std::endl;
+  if (facts.interrupted) return kExitInterrupted;
+  if (!core.all_goals_ended()) return kExitLimit;
+  return kExitOk;
 }
 
 }  // namespace cadre::cli

@@ -1,4 +1,5 @@
-// What `cadre run` and `cadre sim` share about a team: agent output folders and brain parameters.
+// What `cadre run`, `cadre sim` and `cadre sweep` share: agent names and brain parameters,
+// output folders, child runs, and the end of a run (report, summary, exit code).
 #pragma once
 
 #include <cstdint>
@@ -6,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "cadre/runtime/hub_core.h"
+#include "cadre/runtime/report.h"
 #include "cadre/runtime/scenario.h"
 
 namespace cadre::cli {
@@ -27,5 +30,13 @@ int run_and_wait(const std::vector<std::string>& argv, const std::string& log_pa
 
 // runs/<scenario>-<local timestamp>
 std::string default_out_dir(const std::string& scenario_name);
+
+// Creates `dir` (and parents). Prints the reason and returns false on failure.
+bool make_out_dir(const std::string& dir);
+
+// Writes the report into `out_dir`, prints the summary table, and returns the exit code of the
+// run: 0 all goals ended, 3 stopped by a limit, 130 interrupted, 1 if the report was not written.
+int finish_run(const std::string& out_dir, const runtime::HubCore& core,
+               const runtime::RunFacts& facts);
 
 }  // namespace cadre::cli
