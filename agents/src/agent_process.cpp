@@ -124,7 +124,15 @@ class AgentLoop {
                                                envelope.msg_id}));
           return false;
         }
+        const Key key = key_of(task->goal_id, task->task_id, task->attempt);
+        if (working_.count(key)) {
+          // Given back a task we are still working on (its lease expired and came back to us):
+          // results are idempotent by key, so keep the work in progress rather than start over.
+          cancelled_.erase(key);
+          return false;
+        }
         BrainAnswer answer = brain_->answer(*task);
+        working_.insert(key);
         const auto delay = std::chrono::duration_cast<Clock::duration>(
             std::chrono::duration<double>(std::max(0.0, answer.delay_s)));
         answers_.push(Pending{Clock::now() + delay,
@@ -134,7 +142,10 @@ class AgentLoop {
       }
       case MessageKind::cancel: {
         auto cancel = roles::decode_cancel(envelope.body);
-        if (cancel.ok()) cancelled_.insert(key_of(cancel->goal_id, cancel->task_id, cancel->attempt));
+        if (cancel.ok()) {
+          const Key key = key_of(cancel->goal_id, cancel->task_id, cancel->attempt);
+          if (working_.count(key)) cancelled_.insert(key);
+        }
         return false;
       }
       case MessageKind::ack: {
@@ -162,6 +173,7 @@ class AgentLoop {
     while (!answers_.empty() && answers_.top().due <= now) {
       Pending pending = answers_.top();
       answers_.pop();
+      working_.erase(pending.key);
       if (cancelled_.erase(pending.key) > 0) continue;
       unacked_[pending.key] = pending.body;
       send(MessageKind::result, std::move(pending.body));
@@ -198,7 +210,8 @@ class AgentLoop {
   std::unique_ptr<transport::DealerEndpoint> dealer_;
   std::priority_queue<Pending, std::vector<Pending>, std::greater<Pending>> answers_;
   std::map<Key, std::string> unacked_;
-  std::set<Key> cancelled_;
+  std::set<Key> working_;    // assignments whose answers are not yet sent
+  std::set<Key> cancelled_;  // of those, the ones the hub took back
   std::uint64_t next_msg_id_ = 1;
   std::uint64_t malformed_ = 0;
   bool joined_ = false;

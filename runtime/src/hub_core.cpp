@@ -41,7 +41,10 @@ std::vector<Command> HubCore::agent_left(const std::string& agent_id, TimeUs now
   out_.clear();
   for (TaskId held : scheduler_.leave(agent_id)) {
     const TaskRecord& task = ledger_.task(held);
-    if (task.state == TaskState::leased && task.agent_id == agent_id) requeue(held);
+    if (task.state == TaskState::leased && task.agent_id == agent_id) {
+      ledger_.task(held).past_holders.push_back(agent_id);
+      requeue(held);
+    }
   }
   place(now);
   return std::move(out_);
@@ -55,11 +58,15 @@ std::vector<Command> HubCore::result_received(const std::string& agent_id,
   bool accept = false;
   if (id) {
     const TaskRecord& task = ledger_.task(*id);
-    // The lease holder's result is taken; so is anyone's while the task waits to be reassigned
-    // (results are idempotent by key). Anything else has moved on: done, cancelled, or leased
-    // to another agent.
-    accept = task.state == TaskState::queued ||
-             (task.state == TaskState::leased && task.agent_id == agent_id);
+    // The first result for a key wins, from the lease holder or from an agent that held the task
+    // before (a slow agent whose lease expired, or one that left and came back): results are
+    // idempotent by key. A result for a task that is done or cancelled, or from an agent that was
+    // never given it, is ignored.
+    const bool open = task.state == TaskState::queued || task.state == TaskState::leased;
+    const bool given = (task.state == TaskState::leased && task.agent_id == agent_id) ||
+                       std::find(task.past_holders.begin(), task.past_holders.end(), agent_id) !=
+                           task.past_holders.end();
+    accept = open && given;
   }
   if (!accept) {
     ++ledger_.counters().duplicates_ignored;
@@ -68,16 +75,26 @@ std::vector<Command> HubCore::result_received(const std::string& agent_id,
   }
 
   TaskRecord& task = ledger_.task(*id);
-  if (task.state == TaskState::leased) {
-    scheduler_.release(agent_id, *id);
-    if (AgentRecord* agent = scheduler_.agent(agent_id)) {
-      ++agent->tasks_completed;
+  if (AgentRecord* agent = scheduler_.agent(agent_id)) {
+    ++agent->tasks_completed;
+    if (task.state == TaskState::leased && task.agent_id == agent_id)
       agent->busy_us += now - task.leased_at;
-    }
-  } else {
-    scheduler_.dequeue(*id);
-    if (AgentRecord* agent = scheduler_.agent(agent_id)) ++agent->tasks_completed;
   }
+  if (task.state == TaskState::queued) scheduler_.dequeue(*id);
+  if (task.state == TaskState::leased) scheduler_.release(task.agent_id, *id);
+  // Everyone else still working on it can stop.
+  std::vector<std::string> others = task.past_holders;
+  if (task.state == TaskState::leased) others.push_back(task.agent_id);
+  for (const auto& other : others) {
+    if (other == agent_id) continue;
+    const AgentRecord* agent = scheduler_.agent(other);
+    if (agent == nullptr || !agent->present) continue;
+    out_.push_back(CancelCommand{other, roles::Cancel{task.assignment.goal_id,
+                                                      task.assignment.task_id,
+                                                      task.assignment.attempt,
+                                                      "answered by another agent"}});
+  }
+  task.past_holders.clear();
   task.state = TaskState::done;
   task.agent_id = agent_id;
   ++ledger_.counters().completed;
@@ -107,12 +124,11 @@ std::vector<Command> HubCore::tick(TimeUs now) {
   for (const auto& [id, generation] : scheduler_.expired(now)) {
     TaskRecord& task = ledger_.task(id);
     if (task.state != TaskState::leased || task.lease_generation != generation) continue;
+    // The holder is not cancelled: it may yet answer, and its answer counts. The task is offered
+    // to another agent too (a backup attempt); the first result wins.
     const std::string holder = task.agent_id;
     scheduler_.release(holder, id);
-    out_.push_back(CancelCommand{holder, roles::Cancel{task.assignment.goal_id,
-                                                       task.assignment.task_id,
-                                                       task.assignment.attempt,
-                                                       "lease expired"}});
+    task.past_holders.push_back(holder);
     requeue(id, holder);
   }
   check_limits(now);

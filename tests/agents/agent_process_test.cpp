@@ -171,6 +171,21 @@ TEST(AgentProcess, ACancelledTaskIsNeverAnswered) {
   EXPECT_FALSE(hub.expect(MessageKind::result, 1500ms)) << "the cancelled attempt was answered";
 }
 
+TEST(AgentProcess, ATaskGivenBackAfterItsCancelIsFinishedOnceNotStartedOver) {
+  const std::string endpoint = ipc_endpoint("reassign");
+  ScriptedHub hub(endpoint);
+  RunningAgent agent(endpoint, 0.02);
+  ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
+  hub.welcome(/*heartbeat_ms=*/1000);
+  hub.send(MessageKind::assign, roles::encode(solve_task(0)));
+  hub.send(MessageKind::cancel, roles::encode(roles::Cancel{"g1", "s1", 0, "lease expired"}));
+  hub.send(MessageKind::assign, roles::encode(solve_task(0)));
+  auto result = hub.expect(MessageKind::result, 10s);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(roles::decode_outcome(result->body)->attempt, 0u);
+  EXPECT_FALSE(hub.expect(MessageKind::result, 1s)) << "answered twice";
+}
+
 TEST(AgentProcess, ReconnectsToARestartedHubAndResendsTheResultItNeverSawAcknowledged) {
   const std::string endpoint = ipc_endpoint("restart");
   auto agent = std::make_unique<RunningAgent>(endpoint, 0.001);

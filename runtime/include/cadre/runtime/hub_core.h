@@ -57,10 +57,13 @@ class HubCore {
   std::vector<Command> start(TimeUs now);
   std::vector<Command> agent_joined(const AgentJoin& join, TimeUs now);
   std::vector<Command> agent_left(const std::string& agent_id, TimeUs now);
-  // A RESULT from `agent_id`. Always answers with an AckCommand (accepted or not).
+  // A RESULT from `agent_id`. Always answers with an AckCommand: accepted when it is the first
+  // result for its key from an agent that was given the task (the holder or a past holder);
+  // otherwise ignored and counted in duplicates_ignored.
   std::vector<Command> result_received(const std::string& agent_id,
                                        const roles::TaskOutcome& outcome, TimeUs now);
-  // Expires due leases and applies the wall-time limit.
+  // Expires due leases — each such task is offered again, to another agent when one is free,
+  // while the slow holder may still answer — and applies the wall-time limit.
   std::vector<Command> tick(TimeUs now);
 
   // Ends the run now: open goals fail with `reason`, held tasks are cancelled.

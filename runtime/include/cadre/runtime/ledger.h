@@ -44,6 +44,9 @@ struct TaskRecord {
   std::uint32_t subtask_index = 0;  // for solve/review/resolve
   TaskState state = TaskState::queued;
   std::string agent_id;             // the lease holder while leased; the answerer when done
+  // Agents that held the task before and may still be working on it (lease expired, or they
+  // left and may come back with the result). Their result is as good as the holder's.
+  std::vector<std::string> past_holders;
   std::uint64_t lease_generation = 0;  // bumped on every dispatch; stale lease timers ignore it
   TimeUs leased_at = 0;
   TimeUs lease_deadline = 0;
