@@ -3,6 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <utility>
 #include <chrono>
 #include <map>
 #include <queue>
@@ -26,11 +31,80 @@ Key key_of(const std::string& goal, const std::string& task, std::uint32_t attem
   return {goal, task, attempt};
 }
 
+// Threads that run a blocking brain, so the agent's loop (heartbeats, cancels) never waits on a
+// model call. Jobs beyond the thread count wait in order. Destruction waits for calls in progress
+// (each is bounded by its brain's own timeout) and drops jobs not started.
+class BrainWorkers {
+ public:
+  BrainWorkers(Brain& brain, std::uint32_t threads) : brain_(brain) {
+    for (std::uint32_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~BrainWorkers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& thread : threads_) thread.join();
+  }
+
+  void submit(roles::TaskAssignment task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_.push_back(std::move(task));
+      ++in_flight_;
+    }
+    wake_.notify_one();
+  }
+
+  std::vector<std::pair<roles::TaskAssignment, BrainAnswer>> take_finished() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_flight_ -= finished_.size();
+    return std::exchange(finished_, {});
+  }
+
+  bool busy() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return in_flight_ > 0;
+  }
+
+ private:
+  void work() {
+    while (true) {
+      roles::TaskAssignment task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (stopping_) return;
+        task = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      BrainAnswer answer = brain_.answer(task);
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_.emplace_back(std::move(task), std::move(answer));
+    }
+  }
+
+  Brain& brain_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<roles::TaskAssignment> jobs_;
+  std::vector<std::pair<roles::TaskAssignment, BrainAnswer>> finished_;
+  std::size_t in_flight_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
 class AgentLoop {
  public:
   AgentLoop(const AgentOptions& options, std::unique_ptr<Brain> brain,
             std::unique_ptr<transport::DealerEndpoint> dealer)
-      : options_(options), brain_(std::move(brain)), dealer_(std::move(dealer)) {}
+      : options_(options), brain_(std::move(brain)), dealer_(std::move(dealer)) {
+    if (brain_->blocking())
+      workers_ = std::make_unique<BrainWorkers>(*brain_, std::max<std::uint32_t>(
+                                                             1, std::min(options_.capacity,
+                                                                         brain_->concurrency())));
+  }
 
   int run() {
     last_heard_ = Clock::now();
@@ -41,7 +115,8 @@ class AgentLoop {
         return 0;
       }
       const auto now = Clock::now();
-      auto wake = now + std::chrono::milliseconds(100);
+      // Worker threads cannot wake the socket poll; while they are busy, look every 10 ms.
+      auto wake = now + std::chrono::milliseconds(workers_ && workers_->busy() ? 10 : 100);
       if (!answers_.empty()) wake = std::min(wake, answers_.top().due);
       wake = std::min(wake, next_heartbeat_);
       const auto timeout =
@@ -131,13 +206,12 @@ class AgentLoop {
           cancelled_.erase(key);
           return false;
         }
-        BrainAnswer answer = brain_->answer(*task);
         working_.insert(key);
-        const auto delay = std::chrono::duration_cast<Clock::duration>(
-            std::chrono::duration<double>(std::max(0.0, answer.delay_s)));
-        answers_.push(Pending{Clock::now() + delay,
-                              key_of(task->goal_id, task->task_id, task->attempt),
-                              roles::encode(answer.outcome)});
+        if (workers_) {
+          workers_->submit(std::move(task.value()));
+          return false;
+        }
+        schedule(key, brain_->answer(*task));
         return false;
       }
       case MessageKind::cancel: {
@@ -168,7 +242,17 @@ class AgentLoop {
     }
   }
 
+  void schedule(const Key& key, const BrainAnswer& answer) {
+    const auto delay = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(std::max(0.0, answer.delay_s)));
+    answers_.push(Pending{Clock::now() + delay, key, roles::encode(answer.outcome)});
+  }
+
   void send_due_answers() {
+    if (workers_) {
+      for (auto& [task, answer] : workers_->take_finished())
+        schedule(key_of(task.goal_id, task.task_id, task.attempt), answer);
+    }
     const auto now = Clock::now();
     while (!answers_.empty() && answers_.top().due <= now) {
       Pending pending = answers_.top();
@@ -207,6 +291,7 @@ class AgentLoop {
 
   const AgentOptions& options_;
   std::unique_ptr<Brain> brain_;
+  std::unique_ptr<BrainWorkers> workers_;  // only for blocking brains
   std::unique_ptr<transport::DealerEndpoint> dealer_;
   std::priority_queue<Pending, std::vector<Pending>, std::greater<Pending>> answers_;
   std::map<Key, std::string> unacked_;

@@ -20,6 +20,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -42,13 +43,19 @@ struct LoadError {
 // ---- schema constants ------------------------------------------------------------------------
 
 const std::vector<std::string> kTopKeys = {"name", "description", "seed", "team", "workflow",
-                                           "work", "pricing", "limits", "faults"};
+                                           "work", "pricing", "limits", "faults", "verify"};
 const std::vector<std::string> kTeamKeys = {"role", "count", "capacity", "brain"};
 const std::vector<std::string> kRoles = {"planner", "coder", "critic", "human"};
-const std::vector<std::string> kBrainKinds = {"sim"};
+const std::vector<std::string> kBrainKinds = {"sim", "llm", "exec"};
 // The sim brain's parameters: the fields of agents::SimBrainParams except time_scale, which the
 // workflow sets for the whole team. Keep in step with agents/include/cadre/agents/sim_brain.h.
-enum class ParamRange { any, probability, positive, non_negative };
+enum class ParamRange {
+  any, probability, positive, non_negative,  // numbers
+  whole,        // a non-negative integer
+  text,         // a string
+  file,         // a string naming a file, resolved against the scenario file's folder
+  string_list,  // a list of strings (or one string, split on spaces), stored as a JSON array
+};
 struct ParamSpec {
   const char* name;
   ParamRange range;
@@ -66,11 +73,29 @@ const std::vector<ParamSpec> kSimParams = {
     {"overhead_s", ParamRange::non_negative},
     {"human_latency_s", ParamRange::non_negative},
 };
+// The llm brain's parameters (agents/src/llm_brain.cpp; docs/llm.md).
+const std::vector<ParamSpec> kLlmParams = {
+    {"base_url", ParamRange::text},      {"api_key_env", ParamRange::text},
+    {"temperature", ParamRange::non_negative}, {"max_tokens", ParamRange::whole},
+    {"timeout_s", ParamRange::positive}, {"max_retries", ParamRange::whole},
+    {"concurrency", ParamRange::whole},  {"prompt", ParamRange::file},
+};
+// The exec brain's parameters (agents/src/exec_brain.cpp; docs/exec-brain.md).
+const std::vector<ParamSpec> kExecParams = {
+    {"command", ParamRange::string_list}, {"timeout_s", ParamRange::positive},
+    {"cpu_s", ParamRange::non_negative},  {"memory_mb", ParamRange::whole},
+};
+const std::vector<ParamSpec>& params_of(const std::string& kind) {
+  if (kind == "llm") return kLlmParams;
+  if (kind == "exec") return kExecParams;
+  return kSimParams;
+}
 const std::vector<std::string> kWorkflowKeys = {"kind",        "samples",   "max_revisions",
                                                 "on_exhausted", "lease_s",  "heartbeat_s",
                                                 "liveness",    "time_scale"};
 const std::vector<std::string> kWorkKeys = {"goals", "generate"};
-const std::vector<std::string> kGoalKeys = {"id", "title", "subtasks"};
+const std::vector<std::string> kGoalKeys = {"id", "title", "description", "subtasks", "verify"};
+const std::vector<std::string> kVerifyKeys = {"command", "timeout_s"};
 const std::vector<std::string> kSubtaskKeys = {"title", "difficulty"};
 const std::vector<std::string> kGenerateKeys = {"count", "subtasks", "difficulty"};
 const std::vector<std::string> kPricingKeys = {"models", "human_per_escalation"};
@@ -136,6 +161,13 @@ class Document {
 
   [[noreturn]] void fail_at(const At& at, const std::string& what) const {
     fail(where(at), (at.path.empty() ? std::string("scenario") : at.path) + ": " + what);
+  }
+
+  // The folder of the scenario file ("" when parsed from text without a path): relative file
+  // names in the scenario are resolved against it.
+  std::string base_dir() const {
+    const auto slash = file_.rfind('/');
+    return slash == std::string::npos ? std::string(".") : file_.substr(0, slash);
   }
 
   At child(const At& parent, const YAML::Node& node, std::string path) const {
@@ -386,16 +418,44 @@ Pricing parse_pricing(const Document& doc, const MapView& map) {
   return p;
 }
 
+// A list of strings (or one string, split on spaces) as a JSON array, for the exec brain.
+std::string string_list_json(const Document& doc, const At& at) {
+  std::vector<std::string> items;
+  if (at.node.IsSequence()) {
+    for (std::size_t i = 0; i < at.node.size(); ++i)
+      items.push_back(as_string(doc, doc.child(at, at.node[i], at.path + "[" + std::to_string(i) + "]")));
+  } else {
+    std::istringstream words(as_string(doc, at));
+    for (std::string word; words >> word;) items.push_back(word);
+  }
+  if (items.empty()) doc.fail_at(at, "must name a program to run");
+  std::string json = "[";
+  for (const auto& item : items) {
+    if (json.size() > 1) json += ",";
+    json += "\"";
+    for (char c : item) {
+      if (c == '"' || c == '\\') json += '\\';
+      if (static_cast<unsigned char>(c) < 0x20) continue;
+      json += c;
+    }
+    json += "\"";
+  }
+  return json + "]";
+}
+
 BrainConfig parse_brain(const Document& doc, const At& at, const std::string& role,
                         const Pricing& pricing) {
-  std::vector<std::string> allowed = {"kind", "model"};
-  for (const auto& spec : kSimParams) allowed.emplace_back(spec.name);
   // Check the kind before the other keys, so an unknown kind is reported as such rather than as
-  // an unknown parameter of the sim brain.
+  // an unknown parameter of another brain.
   MapView any_keys(doc, at, nullptr);
   BrainConfig b;
   b.kind = one_of(doc, any_keys.require("kind"), kBrainKinds, "brain kind");
-  MapView map(doc, at, &allowed, " (time_scale is set for the whole team in workflow.time_scale)");
+  const std::vector<ParamSpec>& specs = params_of(b.kind);
+  std::vector<std::string> allowed = {"kind", "model"};
+  for (const auto& spec : specs) allowed.emplace_back(spec.name);
+  MapView map(doc, at, &allowed,
+              b.kind == "sim" ? " (time_scale is set for the whole team in workflow.time_scale)"
+                              : "");
 
   if (auto v = map.get("model")) {
     b.model = as_string(doc, *v);
@@ -415,18 +475,33 @@ BrainConfig parse_brain(const Document& doc, const At& at, const std::string& ro
   for (std::size_t i = 0; i < map.entries().size(); ++i) {
     const auto& [name, value] = map.entries()[i];
     if (name == "kind" || name == "model") continue;
-    if (value.node.IsNull()) doc.fail_at(map.key_at(i), "expected a number, got nothing");
-    for (const auto& spec : kSimParams) {
+    if (value.node.IsNull()) doc.fail_at(map.key_at(i), "expected a value, got nothing");
+    for (const auto& spec : specs) {
       if (name != spec.name) continue;
+      std::string stored = value.node.IsScalar() ? value.node.Scalar() : std::string();
       switch (spec.range) {
         case ParamRange::any: as_number(doc, value); break;
         case ParamRange::probability: number_unit(doc, value); break;
         case ParamRange::positive: number_positive(doc, value); break;
         case ParamRange::non_negative: number_non_negative(doc, value); break;
+        case ParamRange::whole: as_uint(doc, value); break;
+        case ParamRange::text: stored = as_string(doc, value); break;
+        case ParamRange::file: {
+          stored = as_string(doc, value);
+          if (stored.empty()) doc.fail_at(value, "must name a file");
+          if (stored.front() != '/' && !doc.base_dir().empty())
+            stored = doc.base_dir() + "/" + stored;
+          break;
+        }
+        case ParamRange::string_list: stored = string_list_json(doc, value); break;
       }
-      b.params[name] = value.node.Scalar();
+      b.params[name] = stored;
     }
   }
+  if (b.kind == "llm" && !b.params.count("base_url"))
+    doc.fail_at(at, "an llm brain needs base_url (e.g. http://127.0.0.1:11434/v1)");
+  if (b.kind == "exec" && !b.params.count("command"))
+    doc.fail_at(at, "an exec brain needs command (a list: [program, arg, ...])");
   return b;
 }
 
@@ -467,6 +542,20 @@ void check_team(const Document& doc, const At& team_at, const std::vector<TeamEn
   }
 }
 
+// `verify: "make test"` or `verify: {command: "make test", timeout_s: 30}`.
+VerifySpec parse_verify(const Document& doc, const At& at) {
+  VerifySpec verify;
+  if (at.node.IsScalar()) {
+    verify.command = as_string(doc, at);
+  } else {
+    MapView map(doc, at, &kVerifyKeys);
+    verify.command = as_string(doc, map.require("command"));
+    if (auto t = map.get("timeout_s")) verify.timeout_s = number_positive(doc, *t);
+  }
+  if (verify.command.empty()) doc.fail_at(at, "the verify command must not be empty");
+  return verify;
+}
+
 std::vector<GoalSpec> parse_goals(const Document& doc, const At& at) {
   if (!at.node.IsSequence()) doc.fail_at(at, "expected a list of goals, got " + describe(at.node));
   if (at.node.size() == 0) doc.fail_at(at, "must list at least one goal");
@@ -485,11 +574,17 @@ std::vector<GoalSpec> parse_goals(const Document& doc, const At& at) {
     seen.emplace(g.id, doc.where(id_at));
     g.title = g.id;
     if (auto v = goal.get("title")) g.title = as_string(doc, *v);
-    At subtasks_at = goal.require("subtasks");
+    if (auto v = goal.get("description")) g.description = as_string(doc, *v);
+    if (auto v = goal.get("verify")) g.verify = parse_verify(doc, *v);
+    auto subtasks_given = goal.get("subtasks");
+    if (!subtasks_given) {
+      goals.push_back(std::move(g));
+      continue;
+    }
+    At subtasks_at = *subtasks_given;
     if (!subtasks_at.node.IsSequence()) {
       doc.fail_at(subtasks_at, "expected a list of subtasks, got " + describe(subtasks_at.node));
     }
-    if (subtasks_at.node.size() == 0) doc.fail_at(subtasks_at, "must list at least one subtask");
     for (std::size_t j = 0; j < subtasks_at.node.size(); ++j) {
       At sub_at = doc.child(subtasks_at, subtasks_at.node[j],
                             subtasks_at.path + "[" + std::to_string(j) + "]");
@@ -724,6 +819,17 @@ Scenario parse_root(const Document& doc, const At& root, long long seed_override
     MapView limits(doc, *v, &kLimitsKeys);
     if (auto w = limits.get("wall_s")) s.limits.wall_s = number_non_negative(doc, *w);
     if (auto b = limits.get("budget_usd")) s.limits.budget_usd = number_non_negative(doc, *b);
+  }
+  if (auto v = top.get("verify")) s.verify = parse_verify(doc, *v);
+  // A sim planner plans from the goal's specified subtasks: every goal needs some.
+  bool sim_planner = false;
+  for (const auto& entry : s.team)
+    if (entry.role == "planner" && entry.brain.kind == "sim") sim_planner = true;
+  if (sim_planner) {
+    for (const auto& goal : s.goals)
+      if (goal.subtasks.empty())
+        doc.fail_at(work.at(), "goal " + quoted(goal.id) +
+                                   " lists no subtasks, which a sim planner needs to plan from");
   }
   if (auto v = top.get("faults")) {
     MapView faults(doc, *v, &kFaultKeys);

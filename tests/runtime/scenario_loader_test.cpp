@@ -215,8 +215,35 @@ TEST(ScenarioLoaderErrors, TimeScaleIsNotABrainKey) {
 }
 
 TEST(ScenarioLoaderErrors, UnknownBrainKind) {
-  expect_error(with("{kind: sim, model: m, tpr: 0.9}", "{kind: llm, model: m}"), "t.yaml:11:19",
-               "team[2].brain.kind: unknown brain kind \"llm\"; known: sim");
+  expect_error(with("{kind: sim, model: m, tpr: 0.9}", "{kind: oracle, model: m}"), "t.yaml:11:19",
+               "team[2].brain.kind: unknown brain kind \"oracle\"; known: sim, llm, exec");
+}
+
+TEST(ScenarioLoaderErrors, RealBrainsNeedTheirEndpointOrCommand) {
+  expect_error(with("{kind: sim, model: m, tpr: 0.9}", "{kind: llm, model: m}"), "t.yaml:11:12",
+               "team[2].brain: an llm brain needs base_url");
+  expect_error(with("{kind: sim, model: m, tpr: 0.9}", "{kind: exec, model: m}"), "t.yaml:11:12",
+               "team[2].brain: an exec brain needs command");
+  expect_error(with("{kind: sim, model: m, tpr: 0.9}",
+                    "{kind: llm, model: m, base_url: 'http://x/v1', skill: 1}"),
+               "t.yaml:11:59", "unknown key \"skill\"");
+}
+
+TEST(ScenarioLoader, RealBrainParametersAreKeptForTheAgent) {
+  auto r = parse_scenario(
+      with("{kind: sim, model: m, tpr: 0.9}",
+           "{kind: exec, model: m, command: [python3, critic.py], timeout_s: 5}"),
+      "dir/t.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->team[2].brain.params.at("command"), "[\"python3\",\"critic.py\"]");
+  EXPECT_EQ(r->team[2].brain.params.at("timeout_s"), "5");
+  auto llm = parse_scenario(
+      with("{kind: sim, model: m, tpr: 0.9}",
+           "{kind: llm, model: m, base_url: 'http://x/v1', prompt: prompts/critic.md}"),
+      "dir/t.yaml");
+  ASSERT_TRUE(llm.ok()) << llm.error().to_string();
+  EXPECT_EQ(llm->team[2].brain.params.at("base_url"), "http://x/v1");
+  EXPECT_EQ(llm->team[2].brain.params.at("prompt"), "dir/prompts/critic.md");
 }
 
 TEST(ScenarioLoaderErrors, WrongTypeNamesTheFieldAndTheValue) {
@@ -281,7 +308,7 @@ TEST(ScenarioLoaderErrors, MissingRequiredFieldsPointAtTheParent) {
 
 TEST(ScenarioLoaderErrors, NullAndOversizedValues) {
   expect_error(with("skill: 0.5}", "skill: }"), "t.yaml:9:34",
-               "team[1].brain.skill: expected a number, got nothing");
+               "team[1].brain.skill: expected a value, got nothing");
   expect_error(with("seed: 5", "seed: 99999999999999999999"), "t.yaml:2:7",
                "seed: integer too large");
   expect_error(kBase + "description: [a]\n", "t.yaml:22:14",

@@ -2,6 +2,7 @@
 // turns a task into an outcome.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +27,11 @@ class Brain {
   virtual BrainAnswer answer(const roles::TaskAssignment& task) = 0;
   // The pricing key of the model it stands for.
   virtual const std::string& model() const = 0;
+  // True when answer() takes real time (a network call, a child process): the agent then calls
+  // it on worker threads, up to `concurrency()` at once, so heartbeats keep flowing. answer() must
+  // then be safe to call from several threads at once.
+  virtual bool blocking() const { return false; }
+  virtual std::uint32_t concurrency() const { return 1; }
 };
 
 // Makes the brain `kind` ("sim") for `role` with its parameters (the scenario's brain params,

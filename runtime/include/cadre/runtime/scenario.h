@@ -44,10 +44,22 @@ struct SubtaskSpec {
   double difficulty = 0.5;  // [0, 1]
 };
 
+// A real test of a candidate: a shell command run in a copy of the goal's workspace with the
+// candidate's files applied; exit code 0 passes. Where set, it is the judge of record.
+struct VerifySpec {
+  std::string command;  // run with /bin/sh -c; empty: no verification command
+  double timeout_s = 60.0;
+  bool set() const { return !command.empty(); }
+};
+
 struct GoalSpec {
   std::string id;  // unique, e.g. "g001"
   std::string title;
-  std::vector<SubtaskSpec> subtasks;  // at least one
+  std::string description;  // what the planner is asked to do (real brains); optional
+  // The goal's specified subtasks. Sim planners plan from them (and must have at least one);
+  // real planners may get none and invent their own.
+  std::vector<SubtaskSpec> subtasks;
+  VerifySpec verify;  // empty: the scenario's
 };
 
 struct ModelPrice {
@@ -90,6 +102,7 @@ struct Scenario {
   Pricing pricing;
   Limits limits;
   FaultConfig faults;
+  VerifySpec verify;  // for goals without their own
   std::string source_path;  // the file it was loaded from
 };
 
