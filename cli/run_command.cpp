@@ -36,14 +36,19 @@ void install_signal_handlers() {
 
 std::vector<std::string> agent_argv(const std::string& exe, const std::string& hub,
                                     const std::string& id, const runtime::TeamEntry& entry,
-                                    const runtime::Scenario& scenario) {
+                                    const runtime::Scenario& scenario,
+                                    const std::string& log_dir) {
   std::vector<std::string> argv = {exe,       "agent",          "--hub",  hub,
                                    "--id",    id,               "--role", entry.role,
                                    "--brain", entry.brain.kind, "--model", entry.brain.model,
                                    "--capacity", std::to_string(entry.capacity),
                                    // An orphaned agent gives up rather than waiting forever.
                                    "--hub-timeout", "30"};
-  for (const auto& [key, value] : brain_params_for(entry, scenario)) {
+  auto params = brain_params_for(entry, scenario);
+  // An llm brain logs every exchange with its model next to the agent's log.
+  if (entry.brain.kind == "llm" && !params.count("log_path"))
+    params["log_path"] = log_dir + "/" + id + ".llm.jsonl";
+  for (const auto& [key, value] : params) {
     argv.push_back("--brain-param");
     argv.push_back(key + "=" + value);
   }
@@ -103,12 +108,16 @@ int run_command(const RunArgs& args) {
       " goals, " + std::to_string(agent_count) + " agents; hub at " + (*hub)->endpoint() +
       "; output in " + out_dir);
 
+  if (scenario.faults.any())
+    say("note: the scenario's faults: section is injected only by `cadre sim`; a live run has "
+        "real faults and ignores it");
+
   const std::string exe = self_executable();
   std::map<std::string, std::uint32_t> next_index;
   for (const auto& entry : scenario.team) {
     for (std::uint32_t i = 0; i < entry.count; ++i) {
       const std::string id = agent_id_for(entry.role, ++next_index[entry.role]);
-      auto pid = children.spawn(id, agent_argv(exe, (*hub)->endpoint(), id, entry, scenario),
+      auto pid = children.spawn(id, agent_argv(exe, (*hub)->endpoint(), id, entry, scenario, out_dir + "/agents"),
                                 out_dir + "/agents/" + id + ".log");
       if (!pid.ok()) {
         print_error("cannot start agent " + id + ": " + pid.error().to_string());

@@ -3,10 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
 #include <utility>
 #include <chrono>
 #include <map>
@@ -19,6 +15,7 @@
 #include "cadre/roles/messages.h"
 #include "cadre/transport/endpoint.h"
 #include "cadre/transport/envelope.h"
+#include "cadre/worker_pool.h"
 
 namespace cadre::agents {
 namespace {
@@ -31,69 +28,9 @@ Key key_of(const std::string& goal, const std::string& task, std::uint32_t attem
   return {goal, task, attempt};
 }
 
-// Threads that run a blocking brain, so the agent's loop (heartbeats, cancels) never waits on a
-// model call. Jobs beyond the thread count wait in order. Destruction waits for calls in progress
-// (each is bounded by its brain's own timeout) and drops jobs not started.
-class BrainWorkers {
- public:
-  BrainWorkers(Brain& brain, std::uint32_t threads) : brain_(brain) {
-    for (std::uint32_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
-  }
-  ~BrainWorkers() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    for (auto& thread : threads_) thread.join();
-  }
-
-  void submit(roles::TaskAssignment task) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      jobs_.push_back(std::move(task));
-      ++in_flight_;
-    }
-    wake_.notify_one();
-  }
-
-  std::vector<std::pair<roles::TaskAssignment, BrainAnswer>> take_finished() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    in_flight_ -= finished_.size();
-    return std::exchange(finished_, {});
-  }
-
-  bool busy() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return in_flight_ > 0;
-  }
-
- private:
-  void work() {
-    while (true) {
-      roles::TaskAssignment task;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-        if (stopping_) return;
-        task = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      BrainAnswer answer = brain_.answer(task);
-      std::lock_guard<std::mutex> lock(mutex_);
-      finished_.emplace_back(std::move(task), std::move(answer));
-    }
-  }
-
-  Brain& brain_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<roles::TaskAssignment> jobs_;
-  std::vector<std::pair<roles::TaskAssignment, BrainAnswer>> finished_;
-  std::size_t in_flight_ = 0;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-};
+// A blocking brain runs on worker threads, so the agent's loop (heartbeats, cancels) never waits
+// on a model call.
+using BrainWorkers = WorkerPool<roles::TaskAssignment, std::pair<roles::TaskAssignment, BrainAnswer>>;
 
 class AgentLoop {
  public:
@@ -101,9 +38,12 @@ class AgentLoop {
             std::unique_ptr<transport::DealerEndpoint> dealer)
       : options_(options), brain_(std::move(brain)), dealer_(std::move(dealer)) {
     if (brain_->blocking())
-      workers_ = std::make_unique<BrainWorkers>(*brain_, std::max<std::uint32_t>(
-                                                             1, std::min(options_.capacity,
-                                                                         brain_->concurrency())));
+      workers_ = std::make_unique<BrainWorkers>(
+          std::max<std::uint32_t>(1, std::min(options_.capacity, brain_->concurrency())),
+          [brain = brain_.get()](roles::TaskAssignment& task) {
+            BrainAnswer answer = brain->answer(task);
+            return std::make_pair(std::move(task), std::move(answer));
+          });
   }
 
   int run() {

@@ -112,7 +112,23 @@ std::string encode_subtask(const SubtaskPlan& s) {
   w.str_if_set("title", s.title);
   w.str_if_set("instructions", s.instructions);
   w.real("difficulty", s.difficulty);
+  w.str_array_if_set("depends_on", s.depends_on);
   return w.finish();
+}
+
+// Path and content are always written (an empty file is still a file).
+std::string encode_file(const FileEdit& f) {
+  MapWriter w;
+  w.str("path", f.path);
+  w.str("content", f.content);
+  return w.finish();
+}
+
+std::vector<std::string> encode_files(const std::vector<FileEdit>& files) {
+  std::vector<std::string> out;
+  out.reserve(files.size());
+  for (const auto& f : files) out.push_back(encode_file(f));
+  return out;
 }
 
 std::vector<std::string> encode_subtasks(const std::vector<SubtaskPlan>& subtasks) {
@@ -126,6 +142,7 @@ std::string encode_candidate(const Candidate& c) {
   MapWriter w;
   w.str("content", c.content);
   if (c.sim_correct) w.boolean("sim_correct", *c.sim_correct);
+  w.raw_array_if_set("files", encode_files(c.files));
   return w.finish();
 }
 
@@ -390,12 +407,20 @@ std::optional<Error> read_subtask(MapReader& r, SubtaskPlan& s) {
   CADRE_READ(r.str("title", s.title));
   CADRE_READ(r.str("instructions", s.instructions));
   CADRE_READ(r.real("difficulty", s.difficulty));
+  CADRE_READ(r.str_array("depends_on", s.depends_on));
+  return std::nullopt;
+}
+
+std::optional<Error> read_file_edit(MapReader& r, FileEdit& f) {
+  CADRE_READ(r.str("path", f.path, true));
+  CADRE_READ(r.str("content", f.content));
   return std::nullopt;
 }
 
 std::optional<Error> read_candidate(MapReader& r, Candidate& c) {
   CADRE_READ(r.str("content", c.content));
   CADRE_READ(r.optional_boolean("sim_correct", c.sim_correct));
+  CADRE_READ(r.nested_array("files", c.files, read_file_edit));
   return std::nullopt;
 }
 
@@ -439,6 +464,7 @@ std::optional<Error> read_fields(MapReader& r, TaskAssignment& b) {
   CADRE_READ(r.nested("candidate", b.candidate, read_candidate));
   CADRE_READ(r.str_array("feedback", b.feedback));
   CADRE_READ(r.uint("lease_ms", b.lease_ms));
+  CADRE_READ(r.nested_array("workspace_files", b.workspace_files, read_file_edit));
   return std::nullopt;
 }
 
@@ -568,6 +594,7 @@ std::string encode(const TaskAssignment& b) {
   if (b.candidate) w.raw("candidate", encode_candidate(*b.candidate));
   w.str_array_if_set("feedback", b.feedback);
   w.uint("lease_ms", b.lease_ms);
+  w.raw_array_if_set("workspace_files", encode_files(b.workspace_files));
   return w.finish();
 }
 

@@ -175,7 +175,27 @@ std::optional<TimeUs> HubCore::next_deadline() const {
   return next;
 }
 
+std::vector<Command> HubCore::verify_finished(const std::string& goal_id,
+                                             const std::string& subtask_id, std::uint32_t attempt,
+                                             bool passed, const std::string& output, TimeUs now) {
+  out_.clear();
+  if (finished_ || stopping_) return std::move(out_);
+  for (const auto& goal : ledger_.goals()) {
+    if (goal.spec.id != goal_id) continue;
+    apply(workflow_.on_verified(goal.index, subtask_id, attempt, passed, output, now), now);
+    break;
+  }
+  check_limits(now);
+  place(now);
+  return std::move(out_);
+}
+
 void HubCore::apply(const WorkflowStep& step, TimeUs now) {
+  for (const auto& request : step.verify)
+    out_.push_back(VerifyCommand{ledger_.goal(request.goal_index).spec.id, request.subtask_id,
+                                 request.attempt, request.spec, request.files});
+  for (const auto& update : step.workspace_updates)
+    out_.push_back(WorkspaceCommand{ledger_.goal(update.goal_index).spec.id, update.files});
   for (TaskId id : step.new_tasks) {
     const TaskRecord& task = ledger_.task(id);
     scheduler_.enqueue(id, task.assignment.role, priority_of(task));

@@ -7,7 +7,9 @@
 #include <unordered_map>
 
 #include "cadre/roles/messages.h"
+#include "cadre/roles/workspace.h"
 #include "cadre/runtime/journal.h"
+#include "cadre/runtime/verifier.h"
 #include "json_line.h"
 #include "cadre/transport/endpoint.h"
 #include "cadre/transport/envelope.h"
@@ -80,6 +82,7 @@ struct LiveHub::Impl {
   std::deque<Command> pending;
   TimeUs heartbeat_us;
   TimeUs silence_limit_us;
+  VerifierPool verifier{2};
   TimeUs next_heartbeat = 0;
   std::size_t goals_done = 0;
 
@@ -163,7 +166,39 @@ struct LiveHub::Impl {
                             std::to_string(core.ledger().goals().size()) + " ended)");
       } else if (auto* finished = std::get_if<RunFinishedCommand>(&command)) {
         record(JsonLine().field("ev", "finish").field("reason", finished->reason), t);
+      } else if (auto* verify = std::get_if<VerifyCommand>(&command)) {
+        const std::string scratch = options.out_dir + "/workspaces/" + verify->goal_id +
+                                    "/.verify/" + verify->subtask_id + "-" +
+                                    std::to_string(verify->attempt);
+        verifier.submit({std::move(*verify), scratch});
+      } else if (auto* files = std::get_if<WorkspaceCommand>(&command)) {
+        write_workspace(*files);
       }
+    }
+  }
+
+  // Mirrors the goal's workspace on disk as candidates are accepted (DIR/workspaces/<goal>/).
+  void write_workspace(const WorkspaceCommand& update) {
+    auto workspace = roles::Workspace::open(options.out_dir + "/workspaces/" + update.goal_id);
+    Status written = workspace.ok() ? workspace->write_files(update.files)
+                                    : Status(workspace.error());
+    if (!written.ok()) options.on_progress("workspace of " + update.goal_id + ": " +
+                                           written.error().to_string());
+  }
+
+  // Verdicts of verify commands that finished on the verifier's threads.
+  void collect_verifications(TimeUs t) {
+    for (auto& verdict : verifier.take_finished()) {
+      record(JsonLine()
+                 .field("ev", "verify")
+                 .field("goal", verdict.goal_id)
+                 .field("subtask", verdict.subtask_id)
+                 .field("attempt", verdict.attempt)
+                 .field("passed", verdict.passed)
+                 .field("output", verdict.output),
+             t);
+      take(core.verify_finished(verdict.goal_id, verdict.subtask_id, verdict.attempt,
+                                verdict.passed, verdict.output, t));
     }
   }
 
@@ -296,7 +331,9 @@ struct LiveHub::Impl {
       TimeUs t = now();
       TimeUs wake = next_heartbeat;
       if (auto deadline = core.next_deadline()) wake = std::min(wake, *deadline);
-      const auto timeout_ms = std::clamp<TimeUs>((wake - t + 999) / 1000, 0, 100);
+      // Verifier threads cannot wake the socket poll; while they work, look every 10 ms.
+      const TimeUs cap_ms = verifier.busy() ? 10 : 100;
+      const auto timeout_ms = std::clamp<TimeUs>((wake - t + 999) / 1000, 0, cap_ms);
       if (auto inbound = router->receive(std::chrono::milliseconds(timeout_ms))) {
         handle_frame(*inbound, now());
         execute_pending(now());
@@ -309,6 +346,7 @@ struct LiveHub::Impl {
         }
       }
       t = now();
+      collect_verifications(t);
       on_timers(t);
       execute_pending(t);
       (void)journal->flush();

@@ -1,7 +1,12 @@
 #include "cadre/runtime/sim_run.h"
 
 #include <algorithm>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
+
+#include "cadre/runtime/verifier.h"
 
 namespace cadre::runtime {
 
@@ -84,6 +89,9 @@ void SimRun::execute(std::vector<Command> commands, TimeUs now) {
       // A cancelled attempt's answer may still arrive; the core ignores it as stale, exactly as
       // the live hub ignores a late result.
       ++facts_.messages.sent;
+    } else if (auto* verify = std::get_if<VerifyCommand>(&command)) {
+      // Verification takes no virtual time; it runs for real, in a scratch folder.
+      pending_verifications_.push_back(std::move(*verify));
     } else if (auto* goal = std::get_if<GoalFinishedCommand>(&command)) {
       ++goals_done_;
       if (options_.on_progress) {
@@ -96,6 +104,15 @@ void SimRun::execute(std::vector<Command> commands, TimeUs now) {
   }
 }
 
+std::string SimRun::scratch_root() {
+  if (scratch_root_.empty()) {
+    scratch_root_ = (std::filesystem::temp_directory_path() /
+                     ("cadre-sim-verify-" + std::to_string(::getpid())))
+                        .string();
+  }
+  return scratch_root_;
+}
+
 RunFacts SimRun::run() {
   const auto real_start = std::chrono::steady_clock::now();
   TimeUs now = 0;
@@ -104,6 +121,19 @@ RunFacts SimRun::run() {
     execute(core_.agent_joined(AgentJoin{agent.id, agent.role, agent.model, agent.capacity, 0}, now),
             now);
   while (!core_.finished()) {
+    if (!pending_verifications_.empty()) {
+      VerifyCommand verify = std::move(pending_verifications_.front());
+      pending_verifications_.pop_front();
+      const std::string scratch = scratch_root() + "/" + verify.goal_id + "-" +
+                                  verify.subtask_id + "-" + std::to_string(verify.attempt);
+      VerifyVerdict verdict = run_verification(verify, scratch);
+      std::error_code ignored;
+      std::filesystem::remove_all(scratch, ignored);
+      execute(core_.verify_finished(verdict.goal_id, verdict.subtask_id, verdict.attempt,
+                                    verdict.passed, verdict.output, now),
+              now);
+      continue;
+    }
     const auto deadline = core_.next_deadline();
     if (queue_.empty() && !deadline) break;  // nothing can happen any more
     if (deadline && (queue_.empty() || *deadline < queue_.front().due)) {

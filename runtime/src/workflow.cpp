@@ -1,6 +1,7 @@
 #include "cadre/runtime/workflow.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -34,7 +35,38 @@ bool plan_is_usable(const std::vector<roles::SubtaskPlan>& plan, std::string& wh
       return false;
     }
   }
+  for (const auto& subtask : plan) {
+    for (const auto& dependency : subtask.depends_on) {
+      if (!seen.count(dependency) || dependency == subtask.id) {
+        why = "subtask '" + subtask.id + "' depends on '" + dependency + "', which is not another "
+              "subtask of the plan";
+        return false;
+      }
+    }
+  }
+  // No cycles: repeatedly take the subtasks whose dependencies are all taken.
+  std::set<std::string> ordered;
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (const auto& subtask : plan) {
+      if (ordered.count(subtask.id)) continue;
+      bool ready = true;
+      for (const auto& dependency : subtask.depends_on) ready = ready && ordered.count(dependency);
+      if (ready) progress = ordered.insert(subtask.id).second;
+    }
+  }
+  if (ordered.size() != plan.size()) {
+    why = "the plan's dependencies form a cycle";
+    return false;
+  }
   return true;
+}
+
+std::vector<roles::FileEdit> as_files(const std::map<std::string, std::string>& tree) {
+  std::vector<roles::FileEdit> files;
+  files.reserve(tree.size());
+  for (const auto& [path, content] : tree) files.push_back({path, content});
+  return files;
 }
 
 }  // namespace
@@ -56,6 +88,7 @@ roles::TaskAssignment Workflow::subtask_task(const GoalRecord& goal, const Subta
   task.goal_title = goal.spec.title;
   task.instructions =
       subtask.plan.instructions.empty() ? subtask.plan.title : subtask.plan.instructions;
+  task.workspace_files = as_files(goal.workspace);
   return task;
 }
 
@@ -69,6 +102,7 @@ TaskId Workflow::add_plan_task(std::uint32_t goal_index) {
   task.role = "planner";
   task.seed = ledger_.scenario().seed;
   task.goal_title = goal.spec.title;
+  task.instructions = goal.spec.description;
   for (std::size_t i = 0; i < goal.spec.subtasks.size(); ++i) {
     const SubtaskSpec& spec = goal.spec.subtasks[i];
     task.goal_subtasks.push_back({spec_subtask_id(i), spec.title, spec.title, spec.difficulty});
@@ -112,14 +146,23 @@ void Workflow::on_plan(TaskId task, const roles::TaskOutcome& outcome, TimeUs no
   for (const auto& planned : outcome.plan) {
     SubtaskRecord subtask;
     subtask.plan = planned;
+    subtask.state = planned.depends_on.empty() ? SubtaskState::solving : SubtaskState::waiting;
     goal.subtasks.push_back(std::move(subtask));
   }
-  for (std::uint32_t i = 0; i < goal.subtasks.size(); ++i) start_subtask(goal_index, i, step);
+  for (std::uint32_t i = 0; i < goal.subtasks.size(); ++i)
+    if (goal.subtasks[i].state == SubtaskState::solving) start_subtask(goal_index, i, step);
 }
 
 void Workflow::start_subtask(std::uint32_t goal_index, std::uint32_t subtask_index,
                              WorkflowStep& step) {
+  ledger_.goal(goal_index).subtasks[subtask_index].state = SubtaskState::solving;
   start_round(goal_index, subtask_index, step);
+}
+
+const VerifySpec* Workflow::verify_spec(const GoalRecord& goal) const {
+  if (goal.spec.verify.set()) return &goal.spec.verify;
+  if (ledger_.scenario().verify.set()) return &ledger_.scenario().verify;
+  return nullptr;
 }
 
 void Workflow::start_round(std::uint32_t goal_index, std::uint32_t subtask_index,
@@ -158,6 +201,12 @@ void Workflow::on_solve(TaskId task, const roles::TaskOutcome& outcome, TimeUs n
     return;
   }
   candidate->candidate = outcome.candidate;
+  if (const VerifySpec* spec = verify_spec(goal); spec && !outcome.candidate->files.empty()) {
+    candidate->needs_verify = true;
+    std::map<std::string, std::string> tree = goal.workspace;
+    for (const auto& file : outcome.candidate->files) tree[file.path] = file.content;
+    step.verify.push_back({goal_index, subtask.plan.id, candidate->attempt, *spec, as_files(tree)});
+  }
   roles::TaskAssignment review = subtask_task(goal, subtask, roles::TaskKind::review, "critic",
                                               subtask.plan.id + "/review", candidate->attempt);
   review.candidate = outcome.candidate;
@@ -180,8 +229,29 @@ void Workflow::on_review(TaskId task, const roles::TaskOutcome& outcome, TimeUs 
     // A critic that could not judge counts as a rejection, with its error as feedback.
     candidate->verdict = roles::Verdict{false, 0.0, "review failed: " + outcome.error};
   }
-  candidate->finished = true;
+  candidate->finished = !candidate->needs_verify || candidate->verified.has_value();
   maybe_finish_round(goal_index, subtask_index, now, step);
+}
+
+WorkflowStep Workflow::on_verified(std::uint32_t goal_index, const std::string& subtask_id,
+                                   std::uint32_t attempt, bool passed, const std::string& output,
+                                   TimeUs now) {
+  WorkflowStep step;
+  if (goal_index >= ledger_.goals().size()) return step;
+  GoalRecord& goal = ledger_.goal(goal_index);
+  for (std::uint32_t s = 0; s < goal.subtasks.size(); ++s) {
+    SubtaskRecord& subtask = goal.subtasks[s];
+    if (subtask.plan.id != subtask_id || subtask.state != SubtaskState::solving) continue;
+    for (auto& candidate : subtask.round_candidates) {
+      if (candidate.attempt != attempt || !candidate.needs_verify || candidate.verified) continue;
+      candidate.verified = passed;
+      candidate.verify_output = output;
+      candidate.finished = candidate.verdict.has_value();
+      maybe_finish_round(goal_index, s, now, step);
+      return step;
+    }
+  }
+  return step;
 }
 
 void Workflow::maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtask_index,
@@ -191,20 +261,28 @@ void Workflow::maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtas
   for (const auto& candidate : subtask.round_candidates)
     if (!candidate.finished) return;
 
+  // Accepted: the critic accepts it and, where a verify command judges, the command passes.
   const CandidateRecord* best = nullptr;
   for (const auto& candidate : subtask.round_candidates) {
     if (!candidate.verdict || !candidate.verdict->accept) continue;
+    if (candidate.needs_verify && !candidate.verified.value_or(false)) continue;
     if (best == nullptr || candidate.verdict->score > best->verdict->score) best = &candidate;
   }
   if (best != nullptr) {
     subtask.state = SubtaskState::resolved;
     subtask.accepted_correct = best->candidate->sim_correct;
+    subtask.accepted_files = best->candidate->files;
+    subtask_ended(goal_index, subtask_index, step);
     maybe_finish_goal(goal_index, now, step);
     return;
   }
-  for (const auto& candidate : subtask.round_candidates)
+  for (const auto& candidate : subtask.round_candidates) {
+    if (candidate.needs_verify && candidate.verified == false)
+      subtask.feedback.push_back("attempt " + std::to_string(candidate.attempt) +
+                                 " failed verification: " + candidate.verify_output);
     if (candidate.verdict && !candidate.verdict->feedback.empty())
       subtask.feedback.push_back(candidate.verdict->feedback);
+  }
 
   const WorkflowConfig& config = ledger_.scenario().workflow;
   if (subtask.round < config.max_revisions) {
@@ -214,6 +292,7 @@ void Workflow::maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtas
   }
   if (config.on_exhausted == OnExhausted::fail) {
     subtask.state = SubtaskState::failed;
+    subtask_ended(goal_index, subtask_index, step);
     maybe_finish_goal(goal_index, now, step);
     return;
   }
@@ -232,18 +311,56 @@ void Workflow::on_resolve(TaskId task, const roles::TaskOutcome& outcome, TimeUs
   if (outcome.ok && outcome.candidate) {
     subtask.state = SubtaskState::resolved_by_human;
     subtask.accepted_correct = outcome.candidate->sim_correct;
+    subtask.accepted_files = outcome.candidate->files;
     ledger_.charge_usd(record.goal_index, ledger_.scenario().pricing.human_usd_per_escalation);
   } else {
     subtask.state = SubtaskState::failed;
   }
+  subtask_ended(record.goal_index, record.subtask_index, step);
   maybe_finish_goal(record.goal_index, now, step);
+}
+
+void Workflow::subtask_ended(std::uint32_t goal_index, std::uint32_t subtask_index,
+                             WorkflowStep& step) {
+  GoalRecord& goal = ledger_.goal(goal_index);
+  const SubtaskRecord& ended = goal.subtasks[subtask_index];
+  if (!ended.accepted_files.empty()) {
+    for (const auto& file : ended.accepted_files) goal.workspace[file.path] = file.content;
+    step.workspace_updates.push_back({goal_index, ended.accepted_files});
+  }
+  // Subtasks waiting on others: start those whose dependencies all resolved; fail those with a
+  // failed dependency (repeat, as a failure can cascade down a chain).
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (std::uint32_t i = 0; i < goal.subtasks.size(); ++i) {
+      SubtaskRecord& waiting = goal.subtasks[i];
+      if (waiting.state != SubtaskState::waiting) continue;
+      bool all_resolved = true, any_failed = false;
+      for (const auto& dependency : waiting.plan.depends_on) {
+        for (const auto& other : goal.subtasks) {
+          if (other.plan.id != dependency) continue;
+          any_failed = any_failed || other.state == SubtaskState::failed;
+          all_resolved = all_resolved && (other.state == SubtaskState::resolved ||
+                                          other.state == SubtaskState::resolved_by_human);
+        }
+      }
+      if (any_failed) {
+        waiting.state = SubtaskState::failed;
+        changed = true;
+      } else if (all_resolved) {
+        start_subtask(goal_index, i, step);
+        changed = true;
+      }
+    }
+  }
 }
 
 void Workflow::maybe_finish_goal(std::uint32_t goal_index, TimeUs now, WorkflowStep& step) {
   GoalRecord& goal = ledger_.goal(goal_index);
   if (goal.outcome != GoalOutcome::none) return;
   for (const auto& subtask : goal.subtasks)
-    if (subtask.state == SubtaskState::solving || subtask.state == SubtaskState::escalated)
+    if (subtask.state == SubtaskState::solving || subtask.state == SubtaskState::escalated ||
+        subtask.state == SubtaskState::waiting)
       return;
 
   if (!goal.verified) {
@@ -252,6 +369,13 @@ void Workflow::maybe_finish_goal(std::uint32_t goal_index, TimeUs now, WorkflowS
     goal.verified = true;
     std::set<std::string> planned;
     for (const auto& subtask : goal.subtasks) planned.insert(subtask.plan.id);
+    // Only a plan made from the specification (its ids are the specification's: "s1", "s2",
+    // ...) can be checked against it; a planner that invented its own subtasks is not.
+    std::set<std::string> specified;
+    for (std::size_t i = 0; i < goal.spec.subtasks.size(); ++i) specified.insert(spec_subtask_id(i));
+    bool follows_spec = true;
+    for (const auto& id : planned) follows_spec = follows_spec && specified.count(id);
+    if (!follows_spec) planned = specified;
     const auto first_new = static_cast<std::uint32_t>(goal.subtasks.size());
     for (std::size_t i = 0; i < goal.spec.subtasks.size(); ++i) {
       const std::string id = spec_subtask_id(i);

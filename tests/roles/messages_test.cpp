@@ -17,12 +17,15 @@
 namespace cadre::roles {
 
 // Field-by-field equality, for the tests only.
+bool operator==(const FileEdit& a, const FileEdit& b) {
+  return std::tie(a.path, a.content) == std::tie(b.path, b.content);
+}
 bool operator==(const SubtaskPlan& a, const SubtaskPlan& b) {
-  return std::tie(a.id, a.title, a.instructions, a.difficulty) ==
-         std::tie(b.id, b.title, b.instructions, b.difficulty);
+  return std::tie(a.id, a.title, a.instructions, a.difficulty, a.depends_on) ==
+         std::tie(b.id, b.title, b.instructions, b.difficulty, b.depends_on);
 }
 bool operator==(const Candidate& a, const Candidate& b) {
-  return std::tie(a.content, a.sim_correct) == std::tie(b.content, b.sim_correct);
+  return std::tie(a.content, a.sim_correct, a.files) == std::tie(b.content, b.sim_correct, b.files);
 }
 bool operator==(const Verdict& a, const Verdict& b) {
   return std::tie(a.accept, a.score, a.feedback) == std::tie(b.accept, b.score, b.feedback);
@@ -38,10 +41,10 @@ bool operator==(const Welcome& a, const Welcome& b) {
 bool operator==(const TaskAssignment& a, const TaskAssignment& b) {
   return std::tie(a.goal_id, a.task_id, a.attempt, a.kind, a.role, a.seed, a.revision,
                   a.difficulty, a.goal_title, a.instructions, a.goal_subtasks, a.candidate,
-                  a.feedback, a.lease_ms) ==
+                  a.feedback, a.lease_ms, a.workspace_files) ==
          std::tie(b.goal_id, b.task_id, b.attempt, b.kind, b.role, b.seed, b.revision,
                   b.difficulty, b.goal_title, b.instructions, b.goal_subtasks, b.candidate,
-                  b.feedback, b.lease_ms);
+                  b.feedback, b.lease_ms, b.workspace_files);
 }
 bool operator==(const TaskOutcome& a, const TaskOutcome& b) {
   return std::tie(a.goal_id, a.task_id, a.attempt, a.ok, a.error, a.tokens_in, a.tokens_out,
@@ -159,9 +162,13 @@ TaskAssignment full_assignment() {
   a.goal_title = "Ship the feature";
   a.instructions = std::string("Judge it.\nUnicode: \xc3\xa9\xe2\x82\xac", 21);
   a.goal_subtasks = {subtask(1), subtask(2), subtask(3)};
+  a.goal_subtasks[2].depends_on = {"s1", "s2"};
   a.candidate = Candidate{"int main() {}", false};
+  a.candidate->files = {FileEdit{"src/main.c", "int main() { return 0; }\n"},
+                        FileEdit{"empty.txt", ""}};
   a.feedback = {"too slow", "", "missing tests"};
   a.lease_ms = 30000;
+  a.workspace_files = {FileEdit{"README.md", "# hi\n"}, FileEdit{"src/util.h", "#pragma once\n"}};
   return a;
 }
 TaskOutcome full_outcome() {
@@ -176,7 +183,9 @@ TaskOutcome full_outcome() {
   o.model = "sim-large";
   o.brain_s = 1.5;
   o.plan = {subtask(1), subtask(4)};
+  o.plan[1].depends_on = {"s1"};
   o.candidate = Candidate{"content", true};
+  o.candidate->files = {FileEdit{"a/b.txt", "b"}};
   o.verdict = Verdict{true, 0.93, "looks right"};
   return o;
 }
@@ -292,7 +301,7 @@ TEST(MessageCodec, KeysAreTheFieldNames) {
   EXPECT_EQ(keys_of(encode(full_assignment())),
             (Keys{"goal_id", "task_id", "attempt", "kind", "role", "seed", "revision",
                   "difficulty", "goal_title", "instructions", "goal_subtasks", "candidate",
-                  "feedback", "lease_ms"}));
+                  "feedback", "lease_ms", "workspace_files"}));
   EXPECT_EQ(keys_of(encode(full_outcome())),
             (Keys{"goal_id", "task_id", "attempt", "ok", "error", "tokens_in", "tokens_out",
                   "model", "brain_s", "plan", "candidate", "verdict"}));
@@ -312,13 +321,34 @@ TEST(MessageCodec, KeysAreTheFieldNames) {
   EXPECT_EQ(fields["feedback"].type, msgpack::type::ARRAY);
   std::map<std::string, msgpack::object> candidate;
   fields["candidate"].convert(candidate);
-  EXPECT_EQ(candidate.size(), 2u);
-  EXPECT_TRUE(candidate.count("content") && candidate.count("sim_correct"));
+  EXPECT_EQ(candidate.size(), 3u);
+  EXPECT_TRUE(candidate.count("content") && candidate.count("sim_correct") &&
+              candidate.count("files"));
+  ASSERT_EQ(candidate["files"].type, msgpack::type::ARRAY);
+  ASSERT_EQ(candidate["files"].via.array.size, 2u);
+  std::map<std::string, std::string> file;
+  candidate["files"].via.array.ptr[0].convert(file);
+  EXPECT_EQ(file, (std::map<std::string, std::string>{{"path", "src/main.c"},
+                                                      {"content", "int main() { return 0; }\n"}}));
+  // An empty file keeps its content key.
+  file.clear();
+  candidate["files"].via.array.ptr[1].convert(file);
+  EXPECT_EQ(file, (std::map<std::string, std::string>{{"path", "empty.txt"}, {"content", ""}}));
   std::map<std::string, msgpack::object> first_subtask;
   fields["goal_subtasks"].via.array.ptr[0].convert(first_subtask);
-  EXPECT_EQ(first_subtask.size(), 4u);
+  EXPECT_EQ(first_subtask.size(), 4u);  // depends_on omitted when empty
   EXPECT_TRUE(first_subtask.count("id") && first_subtask.count("title") &&
               first_subtask.count("instructions") && first_subtask.count("difficulty"));
+  std::map<std::string, msgpack::object> third_subtask;
+  fields["goal_subtasks"].via.array.ptr[2].convert(third_subtask);
+  EXPECT_EQ(third_subtask.size(), 5u);
+  EXPECT_EQ(third_subtask["depends_on"].as<std::vector<std::string>>(),
+            (std::vector<std::string>{"s1", "s2"}));
+  ASSERT_EQ(fields["workspace_files"].type, msgpack::type::ARRAY);
+  file.clear();
+  fields["workspace_files"].via.array.ptr[1].convert(file);
+  EXPECT_EQ(file, (std::map<std::string, std::string>{{"path", "src/util.h"},
+                                                      {"content", "#pragma once\n"}}));
 }
 
 TEST(MessageCodec, DoublesAreAlwaysFloat64) {
@@ -341,7 +371,7 @@ TEST(MessageCodec, EmptyOptionalsAreOmitted) {
   std::set<std::string> keys;
   for (auto& k : keys_of(encode(a))) keys.insert(k);
   for (const char* absent : {"role", "goal_title", "instructions", "goal_subtasks", "candidate",
-                             "feedback"}) {
+                             "feedback", "workspace_files"}) {
     EXPECT_EQ(keys.count(absent), 0u) << absent;
   }
   TaskOutcome o;
@@ -357,6 +387,132 @@ TEST(MessageCodec, EmptyOptionalsAreOmitted) {
   for (auto& k : keys_of(encode(Hello{}))) keys.insert(k);
   EXPECT_EQ(keys.count("agent_id"), 1u);
   EXPECT_EQ(keys.count("role"), 1u);
+}
+
+// ---- depends_on, files, workspace_files: optional additions ----
+
+TEST(MessageCodec, FilesAndDependenciesAreOptionalAdditions) {
+  // A body written before these fields existed decodes with them empty.
+  TaskAssignment old = full_assignment();
+  std::string body = without(encode(old), "workspace_files");
+  body = with(body, "candidate", [](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("content"));
+    p.pack(std::string("x"));
+  });
+  body = with(body, "goal_subtasks", [](Packer& p) {
+    p.pack_array(1);
+    p.pack_map(1);
+    p.pack(std::string("id"));
+    p.pack(std::string("s1"));
+  });
+  auto got = decode_assignment(body);
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  EXPECT_TRUE(got->workspace_files.empty());
+  ASSERT_TRUE(got->candidate.has_value());
+  EXPECT_TRUE(got->candidate->files.empty());
+  ASSERT_EQ(got->goal_subtasks.size(), 1u);
+  EXPECT_TRUE(got->goal_subtasks[0].depends_on.empty());
+
+  // Empty lists are omitted on the wire.
+  Candidate bare{"notes", std::nullopt};
+  TaskOutcome o;
+  o.goal_id = "g";
+  o.task_id = "s1";
+  o.candidate = bare;
+  o.plan = {SubtaskPlan{"s1", "", "", 0.5}};
+  auto handle = msgpack::unpack(encode(o).data(), encode(o).size());
+  std::map<std::string, msgpack::object> fields;
+  handle.get().convert(fields);
+  std::map<std::string, msgpack::object> candidate;
+  fields["candidate"].convert(candidate);
+  EXPECT_EQ(candidate.count("files"), 0u);
+  std::map<std::string, msgpack::object> first;
+  fields["plan"].via.array.ptr[0].convert(first);
+  EXPECT_EQ(first.count("depends_on"), 0u);
+
+  // nil counts as absent.
+  auto nil_files = decode_assignment(
+      with(encode(full_assignment()), "workspace_files", [](Packer& p) { p.pack_nil(); }));
+  ASSERT_TRUE(nil_files.ok()) << nil_files.error().to_string();
+  EXPECT_TRUE(nil_files->workspace_files.empty());
+}
+
+TEST(MessageDecode, FileAndDependencyTypesAreNamed) {
+  const std::string assignment = encode(full_assignment());
+  expect_error(decode_assignment(with(assignment, "workspace_files",
+                                      [](Packer& p) { p.pack(std::string("a.txt")); })),
+               "field 'workspace_files': expected array");
+  expect_error(decode_assignment(with(assignment, "workspace_files",
+                                      [](Packer& p) {
+                                        p.pack_array(1);
+                                        p.pack(std::string("a.txt"));
+                                      })),
+               "field 'workspace_files[0]': expected map");
+  // A file without a path is refused; a file without content is an empty file.
+  expect_error(decode_assignment(with(assignment, "workspace_files",
+                                      [](Packer& p) {
+                                        p.pack_array(2);
+                                        p.pack_map(1);
+                                        p.pack(std::string("path"));
+                                        p.pack(std::string("a.txt"));
+                                        p.pack_map(1);
+                                        p.pack(std::string("content"));
+                                        p.pack(std::string("x"));
+                                      })),
+               "field 'workspace_files[1].path' is missing");
+  auto no_content = decode_assignment(with(assignment, "workspace_files", [](Packer& p) {
+    p.pack_array(1);
+    p.pack_map(1);
+    p.pack(std::string("path"));
+    p.pack(std::string("a.txt"));
+  }));
+  ASSERT_TRUE(no_content.ok()) << no_content.error().to_string();
+  ASSERT_EQ(no_content->workspace_files.size(), 1u);
+  EXPECT_EQ(no_content->workspace_files[0].path, "a.txt");
+  EXPECT_EQ(no_content->workspace_files[0].content, "");
+  expect_error(decode_assignment(with(assignment, "workspace_files",
+                                      [](Packer& p) {
+                                        p.pack_array(1);
+                                        p.pack_map(2);
+                                        p.pack(std::string("path"));
+                                        p.pack(std::string("a.txt"));
+                                        p.pack(std::string("content"));
+                                        p.pack(7);
+                                      })),
+               "field 'workspace_files[0].content': expected string");
+
+  const std::string outcome = encode(full_outcome());
+  expect_error(decode_outcome(with(outcome, "candidate",
+                                   [](Packer& p) {
+                                     p.pack_map(1);
+                                     p.pack(std::string("files"));
+                                     p.pack_array(1);
+                                     p.pack_map(1);
+                                     p.pack(std::string("path"));
+                                     p.pack(3);
+                                   })),
+               "field 'candidate.files[0].path': expected string");
+  expect_error(decode_outcome(with(outcome, "plan",
+                                   [](Packer& p) {
+                                     p.pack_array(1);
+                                     p.pack_map(2);
+                                     p.pack(std::string("id"));
+                                     p.pack(std::string("s2"));
+                                     p.pack(std::string("depends_on"));
+                                     p.pack_array(2);
+                                     p.pack(std::string("s1"));
+                                     p.pack(1);
+                                   })),
+               "field 'plan[0].depends_on[1]': expected string");
+  expect_error(decode_outcome(with(outcome, "plan",
+                                   [](Packer& p) {
+                                     p.pack_array(1);
+                                     p.pack_map(1);
+                                     p.pack(std::string("depends_on"));
+                                     p.pack(std::string("s1"));
+                                   })),
+               "field 'plan[0].depends_on': expected array");
 }
 
 // ---- required fields ----

@@ -209,6 +209,10 @@ class Driver {
   }
   std::vector<Command> leave(const std::string& id) { return take(core.agent_left(id, now)); }
   std::vector<Command> tick() { return take(core.tick(now)); }
+  std::vector<Command> verified(const std::string& goal, const std::string& subtask,
+                                std::uint32_t attempt, bool passed, const std::string& output) {
+    return take(core.verify_finished(goal, subtask, attempt, passed, output, now));
+  }
   std::vector<Command> stop(const std::string& reason) { return take(core.stop(reason, now)); }
 
   // Sends a RESULT as `agent_id`, whatever it holds.

@@ -25,6 +25,13 @@ enum class TaskKind : std::uint8_t {
 };
 const char* task_kind_name(TaskKind kind);
 
+// One file as a coder writes it or a workspace holds it. `path` is relative to the goal's
+// workspace folder (see cadre/roles/workspace.h for the rules it must pass).
+struct FileEdit {
+  std::string path;
+  std::string content;
+};
+
 // One subtask as a plan names it. `difficulty` in [0, 1] is what the sim brains read; real brains
 // read title and instructions.
 struct SubtaskPlan {
@@ -32,6 +39,7 @@ struct SubtaskPlan {
   std::string title;
   std::string instructions;
   double difficulty = 0.5;
+  std::vector<std::string> depends_on{};  // ids of subtasks of the same plan that finish first
 };
 
 // A piece of work produced by a coder or a human.
@@ -41,6 +49,7 @@ struct Candidate {
   // leave it empty. The hub never decides on it; it is carried so a sim critic can judge and so
   // reports can count false accepts.
   std::optional<bool> sim_correct;
+  std::vector<FileEdit> files{};  // the files a real coder wrote (content then holds its notes)
 };
 
 // A critic's judgement of one candidate.
@@ -84,6 +93,7 @@ struct TaskAssignment {
   std::optional<Candidate> candidate;      // review: the candidate to judge
   std::vector<std::string> feedback;       // solve: critic feedback from earlier rounds
   std::uint32_t lease_ms = 0;              // the hub requeues the task if no result by then
+  std::vector<FileEdit> workspace_files{};  // solve/review: files already in the goal's workspace
 };
 
 // RESULT body (agent -> hub): the outcome of one attempt. The key (goal_id, task_id, attempt)

@@ -38,8 +38,22 @@ struct GoalFinishedCommand {
 struct RunFinishedCommand {
   std::string reason;  // "all goals ended", or the limit that stopped the run
 };
+// Test a candidate: write `files` into a fresh folder, run `spec.command` there, and report with
+// HubCore::verify_finished.
+struct VerifyCommand {
+  std::string goal_id;
+  std::string subtask_id;
+  std::uint32_t attempt = 0;
+  VerifySpec spec;
+  std::vector<roles::FileEdit> files;
+};
+// An accepted candidate's files join the goal's workspace (the shell mirrors it on disk).
+struct WorkspaceCommand {
+  std::string goal_id;
+  std::vector<roles::FileEdit> files;
+};
 using Command = std::variant<DispatchCommand, CancelCommand, AckCommand, GoalFinishedCommand,
-                             RunFinishedCommand>;
+                             RunFinishedCommand, VerifyCommand, WorkspaceCommand>;
 
 struct AgentJoin {
   std::string agent_id;
@@ -62,6 +76,10 @@ class HubCore {
   // otherwise ignored and counted in duplicates_ignored.
   std::vector<Command> result_received(const std::string& agent_id,
                                        const roles::TaskOutcome& outcome, TimeUs now);
+  // The verdict of a VerifyCommand. `output` is the tail of what the command printed.
+  std::vector<Command> verify_finished(const std::string& goal_id, const std::string& subtask_id,
+                                       std::uint32_t attempt, bool passed,
+                                       const std::string& output, TimeUs now);
   // Expires due leases — each such task is offered again, to another agent when one is free,
   // while the slow holder may still answer — and applies the wall-time limit.
   std::vector<Command> tick(TimeUs now);

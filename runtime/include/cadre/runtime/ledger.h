@@ -22,7 +22,8 @@ namespace cadre::runtime {
 enum class GoalOutcome { none, resolved, escalated, failed };
 const char* outcome_name(GoalOutcome outcome);
 
-enum class SubtaskState { solving, escalated, resolved, resolved_by_human, failed };
+// waiting: for the subtasks it depends on. escalated: with a human. The last three are terminal.
+enum class SubtaskState { waiting, solving, escalated, resolved, resolved_by_human, failed };
 
 // Index of a task in the ledger; stable for the whole run.
 using TaskId = std::uint32_t;
@@ -56,10 +57,13 @@ struct TaskRecord {
 struct CandidateRecord {
   std::uint32_t attempt = 0;
   TaskId solve_task = 0;
-  bool finished = false;          // the solve answered (ok or not) and, if ok, was reviewed
+  bool finished = false;  // answered (ok or not) and, if ok, reviewed and (if needed) verified
   bool solve_failed = false;
   std::optional<roles::Candidate> candidate;
   std::optional<roles::Verdict> verdict;
+  bool needs_verify = false;    // files to test and a verify command to test them with
+  std::optional<bool> verified; // the verify command's verdict, once it ran
+  std::string verify_output;    // the tail of its output, for feedback
 };
 
 struct SubtaskRecord {
@@ -71,6 +75,7 @@ struct SubtaskRecord {
   std::vector<std::string> feedback;  // critic feedback from finished rounds, oldest first
   std::uint32_t solve_attempts = 0;
   std::optional<bool> accepted_correct;  // sim ground truth of the accepted candidate
+  std::vector<roles::FileEdit> accepted_files;  // the accepted candidate's files
 };
 
 struct GoalRecord {
@@ -79,6 +84,9 @@ struct GoalRecord {
   GoalOutcome outcome = GoalOutcome::none;
   std::string reason;  // why it failed, when it did
   std::vector<SubtaskRecord> subtasks;
+  // The goal's workspace as the team built it: the files of every accepted candidate, applied in
+  // the order their subtasks ended (path -> content).
+  std::map<std::string, std::string> workspace;
   bool planned = false;
   bool verified = false;  // goal verification (missed-subtask check) done
   std::uint32_t plan_attempts = 0;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <unordered_map>
 #include <string>
@@ -79,6 +80,7 @@ class SimRun {
   void dispatch(const DispatchCommand& dispatch, TimeUs now);
   // Uniform [0, 1) from the fault generator (splitmix64 over the scenario seed).
   double fault_draw();
+  std::string scratch_root();  // where verify commands run (a temp folder)
 
   Scenario scenario_;
   std::vector<SimAgent> agents_;
@@ -86,6 +88,8 @@ class SimRun {
   SimOptions options_;
   HubCore core_;
   std::vector<Event> queue_;  // a heap ordered by LaterFirst
+  std::deque<VerifyCommand> pending_verifications_;
+  std::string scratch_root_;
   std::unordered_map<std::string, std::uint32_t> agent_index_;
   std::vector<std::uint32_t> epoch_;  // per agent: bumped on every crash
   std::vector<bool> down_;            // per agent: crashed and not yet restarted

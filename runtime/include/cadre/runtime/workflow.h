@@ -21,9 +21,26 @@
 
 namespace cadre::runtime {
 
+// A candidate to test with the goal's verify command: the workspace so far plus its files.
+struct VerifyRequest {
+  std::uint32_t goal_index = 0;
+  std::string subtask_id;
+  std::uint32_t attempt = 0;
+  VerifySpec spec;
+  std::vector<roles::FileEdit> files;  // the whole tree to test: workspace + candidate
+};
+
+// Files an accepted candidate adds to its goal's workspace.
+struct WorkspaceUpdate {
+  std::uint32_t goal_index = 0;
+  std::vector<roles::FileEdit> files;
+};
+
 struct WorkflowStep {
   std::vector<TaskId> new_tasks;        // to enqueue
   std::vector<std::uint32_t> finished;  // goals that ended
+  std::vector<VerifyRequest> verify;    // candidates to test
+  std::vector<WorkspaceUpdate> workspace_updates;
 };
 
 class Workflow {
@@ -35,6 +52,12 @@ class Workflow {
 
   // Applies an accepted result to the ledger (the task is already marked done and charged).
   WorkflowStep on_result(TaskId task, const roles::TaskOutcome& outcome, TimeUs now);
+
+  // Applies the verify command's verdict on a candidate. Ignored for a candidate that is not
+  // waiting for one (e.g. its round already ended).
+  WorkflowStep on_verified(std::uint32_t goal_index, const std::string& subtask_id,
+                           std::uint32_t attempt, bool passed, const std::string& output,
+                           TimeUs now);
 
   // Attempts of a plan before the goal fails.
   static constexpr std::uint32_t kMaxPlanAttempts = 3;
@@ -50,6 +73,10 @@ class Workflow {
   void maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtask_index, TimeUs now,
                           WorkflowStep& step);
   void maybe_finish_goal(std::uint32_t goal_index, TimeUs now, WorkflowStep& step);
+  // A subtask ended: apply its accepted files, start subtasks that waited on it, or fail those
+  // that can no longer run.
+  void subtask_ended(std::uint32_t goal_index, std::uint32_t subtask_index, WorkflowStep& step);
+  const VerifySpec* verify_spec(const GoalRecord& goal) const;
   TaskId add_plan_task(std::uint32_t goal_index);
   // An assignment about one subtask with the fields every kind shares filled in.
   roles::TaskAssignment subtask_task(const GoalRecord& goal, const SubtaskRecord& subtask,

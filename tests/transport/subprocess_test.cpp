@@ -1,0 +1,117 @@
+// run_subprocess: input, output, exit codes, timeouts that reach grandchildren, limits.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "cadre/subprocess.h"
+
+namespace cadre {
+namespace {
+
+SubprocessLimits quick(double timeout_s = 10) {
+  SubprocessLimits limits;
+  limits.timeout_s = timeout_s;
+  return limits;
+}
+
+TEST(Subprocess, PassesStdinThroughAndCollectsStdout) {
+  auto run = run_subprocess({"cat"}, "hello\nworld\n", quick());
+  ASSERT_TRUE(run.ok()) << run.error().to_string();
+  EXPECT_EQ(run->exit_code, 0);
+  EXPECT_EQ(run->stdout_text, "hello\nworld\n");
+  EXPECT_EQ(run->describe(), "exit 0");
+}
+
+TEST(Subprocess, ReportsExitCodesAndStderr) {
+  auto run = run_subprocess({"sh", "-c", "echo oops >&2; exit 3"}, "", quick());
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->exit_code, 3);
+  EXPECT_EQ(run->stderr_text, "oops\n");
+  EXPECT_EQ(run->describe(), "exit 3");
+}
+
+TEST(Subprocess, LargeOutputAndInputDoNotDeadlock) {
+  const std::string input(4 << 20, 'x');
+  auto run = run_subprocess({"cat"}, input, quick());
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->stdout_text.size(), input.size());
+}
+
+TEST(Subprocess, ATimeoutKillsTheWholeProcessGroup) {
+  const auto marker = std::filesystem::temp_directory_path() /
+                      ("cadre-subprocess-" + std::to_string(::getpid()));
+  auto run = run_subprocess(
+      {"sh", "-c", "sleep 30 & echo $! > " + marker.string() + "; sleep 30"}, "", quick(0.5));
+  ASSERT_TRUE(run.ok());
+  EXPECT_TRUE(run->timed_out);
+  EXPECT_LT(run->seconds, 5.0);
+  EXPECT_NE(run->describe().find("timed out"), std::string::npos);
+  std::ifstream in(marker);
+  pid_t grandchild = 0;
+  in >> grandchild;
+  ASSERT_GT(grandchild, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Gone, or a zombie waiting for whoever adopted it: either way no longer running.
+  std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+  std::string state;
+  if (stat) {
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    state = text.substr(text.rfind(')') + 2, 1);
+  }
+  EXPECT_TRUE(state.empty() || state == "Z") << "the grandchild survived, state " << state;
+  std::filesystem::remove(marker);
+}
+
+TEST(Subprocess, AMemoryLimitStopsABigAllocation) {
+  SubprocessLimits limits = quick();
+  limits.memory_mb = 100;
+  auto run = run_subprocess({"python3", "-c", "x = bytearray(512 * 1024 * 1024)"}, "", limits);
+  ASSERT_TRUE(run.ok());
+  EXPECT_NE(run->exit_code, 0);
+}
+
+TEST(Subprocess, ACpuLimitStopsABusyLoop) {
+  SubprocessLimits limits = quick();
+  limits.cpu_s = 1;
+  auto run = run_subprocess({"sh", "-c", "while :; do :; done"}, "", limits);
+  ASSERT_TRUE(run.ok());
+  EXPECT_FALSE(run->timed_out);
+  EXPECT_EQ(run->term_signal, SIGXCPU);
+  EXPECT_EQ(run->describe(), "exceeded its CPU limit");
+}
+
+TEST(Subprocess, AMissingProgramIsAnErrorNamingIt) {
+  auto run = run_subprocess({"no-such-program-cadre"}, "", quick());
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.error().message.find("no-such-program-cadre"), std::string::npos);
+}
+
+TEST(Subprocess, HonoursTheWorkingFolderAndExtraEnvironment) {
+  const auto dir = std::filesystem::temp_directory_path();
+  auto run = run_subprocess({"sh", "-c", "pwd; echo $CADRE_TEST_VALUE"}, "", quick(),
+                            dir.string(), {{"CADRE_TEST_VALUE", "42"}});
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->stdout_text, std::filesystem::canonical(dir).string() + "\n42\n");
+  auto missing = run_subprocess({"true"}, "", quick(), "/no/such/folder");
+  EXPECT_FALSE(missing.ok());
+}
+
+TEST(Subprocess, RunsFromSeveralThreadsAtOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      auto run = run_subprocess({"sh", "-c", "sleep 0.2; echo " + std::to_string(i)}, "", quick());
+      if (run.ok() && run->stdout_text == std::to_string(i) + "\n") ++good;
+    });
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(good.load(), 4);
+}
+
+}  // namespace
+}  // namespace cadre
