@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "cadre/agents/llm_brain.h"
 #include "cadre/agents/sim_brain.h"
 
 namespace cadre::agents {
@@ -15,7 +16,12 @@ Result<std::unique_ptr<Brain>> make_brain(const std::string& kind, const std::st
     if (!parsed) return parsed.error();
     return std::unique_ptr<Brain>(std::make_unique<SimBrain>(role, model, *parsed));
   }
-  return make_error("unknown brain kind '" + kind + "' (known: sim)");
+  if (kind == "llm") {
+    auto brain = LlmBrain::create(role, model, params);
+    if (!brain) return brain.error();
+    return std::unique_ptr<Brain>(std::move(brain.value()));
+  }
+  return make_error("unknown brain kind '" + kind + "' (known: sim, llm)");
 }
 
 }  // namespace cadre::agents

@@ -41,6 +41,12 @@ JsonLine outcome_record(const roles::TaskOutcome& outcome) {
                   .field("title", s.title)
                   .field("instructions", s.instructions)
                   .field("difficulty", s.difficulty)
+                  .raw("depends_on", [&] {
+                    std::string ids = "[";
+                    for (const auto& id : s.depends_on)
+                      ids += (ids.size() > 1 ? "," : "") + json_quote(id);
+                    return ids + "]";
+                  }())
                   .str();
     }
     line.raw("plan", plan + "]");
@@ -48,6 +54,14 @@ JsonLine outcome_record(const roles::TaskOutcome& outcome) {
   if (outcome.candidate) {
     JsonLine candidate;
     candidate.field("content", outcome.candidate->content);
+    if (!outcome.candidate->files.empty()) {
+      std::string files = "[";
+      for (const auto& file : outcome.candidate->files) {
+        if (files.size() > 1) files += ",";
+        files += JsonLine().field("path", file.path).field("content", file.content).str();
+      }
+      candidate.raw("files", files + "]");
+    }
     if (outcome.candidate->sim_correct) candidate.field("sim_correct", *outcome.candidate->sim_correct);
     line.raw("candidate", candidate.str());
   }
