@@ -175,6 +175,7 @@ std::string plural(std::uint32_t n, const char* word) {
 struct LlmClient::Impl {
   LlmEndpoint endpoint;
   std::string url;
+  std::string no_proxy;  // the environment's no_proxy plus the loopback names
   SleepFn sleep = default_sleep;
   RandomFn random = default_random;
   std::mutex log_mutex;
@@ -184,7 +185,7 @@ struct LlmClient::Impl {
   void log(const std::string& request_body, const Exchange& exchange, std::uint32_t attempt);
   std::string redact(std::string text) const;
   double backoff(std::uint32_t retry) const;
-  Result<ChatResponse> parse(const std::string& body) const;
+  Result<ChatResponse> parse(long status, const std::string& body) const;
   Result<ChatResponse> chat(const std::vector<ChatMessage>& messages);
 };
 
@@ -221,6 +222,9 @@ Exchange LlmClient::Impl::perform(const std::string& request_body) const {
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &capture);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  // Local model servers are never reached through a proxy (curl still honours http_proxy etc.
+  // for other hosts; the user's no_proxy is kept, since this option replaces it).
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, no_proxy.c_str());
 
   out.code = curl_easy_perform(curl);
   if (out.code == CURLE_OK) {
@@ -300,10 +304,11 @@ double LlmClient::Impl::backoff(std::uint32_t retry) const {
   return std::max(0.0, ceiling * u);
 }
 
-Result<ChatResponse> LlmClient::Impl::parse(const std::string& body) const {
+Result<ChatResponse> LlmClient::Impl::parse(long status, const std::string& body) const {
   const json reply = json::parse(body, nullptr, false);
   if (reply.is_discarded())
-    return make_error("the reply from " + url + " is not JSON: " + excerpt(body));
+    return make_error("HTTP " + std::to_string(status) + " from " + url +
+                      " but the body is not JSON: " + excerpt(body));
   const json* content = nullptr;
   if (reply.is_object()) {
     auto choices = reply.find("choices");
@@ -317,7 +322,8 @@ Result<ChatResponse> LlmClient::Impl::parse(const std::string& body) const {
     }
   }
   if (content == nullptr) {
-    std::string reason = "the reply from " + url + " has no choices[0].message.content";
+    std::string reason = "HTTP " + std::to_string(status) + " from " + url +
+                         " but the reply has no choices[0].message.content";
     if (reply.is_object() && reply.contains("error")) {
       const json& error = reply["error"];
       if (error.is_object() && error.contains("message") && error["message"].is_string())
@@ -371,7 +377,7 @@ Result<ChatResponse> LlmClient::Impl::chat(const std::vector<ChatMessage>& messa
       last_reason = exchange.curl_error;
       last_unreachable = true;
     } else if (exchange.status >= 200 && exchange.status <= 299) {
-      auto response = parse(exchange.body);
+      auto response = parse(exchange.status, exchange.body);
       if (!response.ok()) return response;
       response->attempts = attempt;
       response->seconds = seconds_since(start);
@@ -403,6 +409,15 @@ LlmClient::LlmClient(LlmEndpoint endpoint) : impl_(std::make_unique<Impl>()) {
   std::string base = impl_->endpoint.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   impl_->url = base + "/chat/completions";
+  std::string no_proxy = "localhost,127.0.0.1,::1";
+  for (const char* name : {"no_proxy", "NO_PROXY"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && *value != '\0') {
+      no_proxy = std::string(value) == "*" ? "*" : std::string(value) + "," + no_proxy;
+      break;
+    }
+  }
+  impl_->no_proxy = std::move(no_proxy);
 }
 
 LlmClient::~LlmClient() = default;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -40,6 +41,14 @@ TEST(Subprocess, LargeOutputAndInputDoNotDeadlock) {
   auto run = run_subprocess({"cat"}, input, quick());
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->stdout_text.size(), input.size());
+  // Both streams full at once: the child blocks on stderr unless the parent drains both.
+  auto both = run_subprocess(
+      {"sh", "-c", "head -c 3000000 /dev/zero >&2; head -c 5000000 /dev/zero; echo x >&2"}, "",
+      quick());
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->exit_code, 0);
+  EXPECT_EQ(both->stdout_text.size(), 5000000u);
+  EXPECT_EQ(both->stderr_text.size(), 3000002u);
 }
 
 TEST(Subprocess, ATimeoutKillsTheWholeProcessGroup) {
@@ -88,7 +97,10 @@ TEST(Subprocess, ACpuLimitStopsABusyLoop) {
 TEST(Subprocess, AMissingProgramIsAnErrorNamingIt) {
   auto run = run_subprocess({"no-such-program-cadre"}, "", quick());
   ASSERT_FALSE(run.ok());
-  EXPECT_NE(run.error().message.find("no-such-program-cadre"), std::string::npos);
+  EXPECT_EQ(run.error().message, "cannot run 'no-such-program-cadre': No such file or directory");
+  auto by_path = run_subprocess({"/no/such/dir/prog"}, "", quick());
+  ASSERT_FALSE(by_path.ok());
+  EXPECT_NE(by_path.error().message.find("'/no/such/dir/prog'"), std::string::npos);
 }
 
 TEST(Subprocess, HonoursTheWorkingFolderAndExtraEnvironment) {
@@ -98,7 +110,62 @@ TEST(Subprocess, HonoursTheWorkingFolderAndExtraEnvironment) {
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->stdout_text, std::filesystem::canonical(dir).string() + "\n42\n");
   auto missing = run_subprocess({"true"}, "", quick(), "/no/such/folder");
-  EXPECT_FALSE(missing.ok());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message.find("cannot enter '/no/such/folder'"), std::string::npos)
+      << missing.error().message;
+}
+
+TEST(Subprocess, AChildThatIgnoresItsInputDoesNotKillTheCaller) {
+  // Without SIGPIPE handling, writing 1 MiB to a child that exits at once kills this process.
+  const std::string input(1 << 20, 'y');
+  for (int i = 0; i < 3; ++i) {
+    auto run = run_subprocess({"true"}, input, quick());
+    ASSERT_TRUE(run.ok());
+    EXPECT_EQ(run->exit_code, 0);
+  }
+  sigset_t pending;
+  sigemptyset(&pending);
+  sigpending(&pending);
+  EXPECT_FALSE(sigismember(&pending, SIGPIPE)) << "a SIGPIPE was left pending";
+}
+
+TEST(Subprocess, KillsWhatTheChildLeftBehindWhenItExits) {
+  // The background sleep keeps stdout open; the run must still end when `sh` exits.
+  auto run = run_subprocess({"sh", "-c", "sleep 30 & echo done"}, "", quick(10));
+  ASSERT_TRUE(run.ok());
+  EXPECT_FALSE(run->timed_out);
+  EXPECT_EQ(run->exit_code, 0);
+  EXPECT_EQ(run->stdout_text, "done\n");
+  EXPECT_LT(run->seconds, 2.0);
+}
+
+TEST(Subprocess, ReportsASignalAndTruncatesLongOutput) {
+  auto killed = run_subprocess({"sh", "-c", "kill -9 $$"}, "", quick());
+  ASSERT_TRUE(killed.ok());
+  EXPECT_EQ(killed->term_signal, SIGKILL);
+  EXPECT_EQ(killed->describe().rfind("killed by signal 9", 0), 0u) << killed->describe();
+
+  SubprocessLimits limits = quick();
+  limits.max_output_bytes = 1000;
+  auto chatty = run_subprocess({"sh", "-c", "head -c 100000 /dev/zero; echo end"}, "", limits);
+  ASSERT_TRUE(chatty.ok());
+  EXPECT_EQ(chatty->exit_code, 0);
+  EXPECT_TRUE(chatty->output_truncated);
+  EXPECT_EQ(chatty->stdout_text.size(), 1000u);
+}
+
+TEST(Subprocess, AScriptWithoutAShebangRunsUnderSh) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("cadre-subprocess-script-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto script = dir / "plain-script";
+  std::ofstream(script) << "echo from-script \"$1\"\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  auto run = run_subprocess({"plain-script", "arg"}, "", quick(), {},
+                            {{"PATH", dir.string() + ":/usr/bin:/bin"}});
+  ASSERT_TRUE(run.ok()) << run.error().to_string();
+  EXPECT_EQ(run->stdout_text, "from-script arg\n");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Subprocess, RunsFromSeveralThreadsAtOnce) {
@@ -106,8 +173,9 @@ TEST(Subprocess, RunsFromSeveralThreadsAtOnce) {
   std::atomic<int> good{0};
   for (int i = 0; i < 4; ++i)
     threads.emplace_back([&, i] {
-      auto run = run_subprocess({"sh", "-c", "sleep 0.2; echo " + std::to_string(i)}, "", quick());
-      if (run.ok() && run->stdout_text == std::to_string(i) + "\n") ++good;
+      const std::string input(200000 + i, static_cast<char>('a' + i));
+      auto run = run_subprocess({"sh", "-c", "sleep 0.2; cat"}, input, quick());
+      if (run.ok() && run->exit_code == 0 && run->stdout_text == input) ++good;
     });
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(good.load(), 4);

@@ -13,10 +13,10 @@
 namespace cadre {
 
 struct SubprocessLimits {
-  double timeout_s = 60;                           // wall time; then SIGTERM, 200 ms, SIGKILL
-  double cpu_s = 0;                                // RLIMIT_CPU; 0: none
-  std::uint64_t memory_mb = 0;                     // RLIMIT_AS; 0: none
-  std::uint64_t max_output_bytes = 16 << 20;       // per stream; the rest is dropped
+  double timeout_s = 60;                      // wall time, then SIGTERM, 200 ms, SIGKILL; <= 0: none
+  double cpu_s = 0;                           // RLIMIT_CPU (SIGXCPU, then SIGKILL 1 s on); 0: none
+  std::uint64_t memory_mb = 0;                // RLIMIT_AS; 0: none
+  std::uint64_t max_output_bytes = 16 << 20;  // per stream; the rest is read and dropped
 };
 
 struct SubprocessResult {
@@ -27,15 +27,22 @@ struct SubprocessResult {
   std::string stdout_text;
   std::string stderr_text;
   double seconds = 0;
-  // "exit 0", "exit 3", "killed by signal 9 (Killed)", "timed out after 2.0 s", ...
+  // "exit 0", "exit 3", "killed by signal 9 (Killed)", "timed out after 2.2 s" (the time it
+  // took, grace included), "exceeded its CPU limit" (SIGXCPU).
   std::string describe() const;
 };
 
-// Runs argv (argv[0] looked up in PATH) in `workdir` (empty: the current folder) with
-// `stdin_text` on its standard input and `env` added to the inherited environment. The child gets
-// its own process group (a timeout kills grandchildren too) and dies with its parent. Fails only
-// when the process cannot be started (the Error names the program and the reason); an exit code,
-// a signal or a timeout is a successful Result describing it. Safe to call from several threads.
+// Runs argv (argv[0] looked up in PATH, the one in `env` if it sets one, as execvp does) in
+// `workdir` (empty: the current folder) with `stdin_text` on its standard input and `env` added to
+// (or replacing entries of) the inherited environment. stdout and stderr are collected up to
+// max_output_bytes each (the rest is read and dropped, output_truncated set). The child gets its
+// own process group, default signal dispositions and an empty signal mask, and dies with its
+// parent (PR_SET_PDEATHSIG). On timeout the whole group gets SIGTERM, then SIGKILL 200 ms later;
+// when the child exits, whatever it left running in its group is killed too. A child that stops
+// reading its stdin is not an error (SIGPIPE is blocked in the calling thread while it runs).
+// Fails only when the process cannot be started: "cannot run 'foo': No such file or directory",
+// "cannot run 'foo': cannot enter '/x': ..."; an exit code, a signal or a timeout is a successful
+// Result describing it. Safe to call from several threads at once.
 Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
                                         const std::string& stdin_text,
                                         const SubprocessLimits& limits,
