@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "cadre/agents/exec_brain.h"
 #include "cadre/agents/llm_brain.h"
 #include "cadre/agents/sim_brain.h"
 
@@ -21,7 +22,12 @@ Result<std::unique_ptr<Brain>> make_brain(const std::string& kind, const std::st
     if (!brain) return brain.error();
     return std::unique_ptr<Brain>(std::move(brain.value()));
   }
-  return make_error("unknown brain kind '" + kind + "' (known: sim, llm)");
+  if (kind == "exec") {
+    auto brain = ExecBrain::create(role, model, params);
+    if (!brain) return brain.error();
+    return std::unique_ptr<Brain>(std::move(brain.value()));
+  }
+  return make_error("unknown brain kind '" + kind + "' (known: sim, llm, exec)");
 }
 
 }  // namespace cadre::agents

@@ -113,12 +113,8 @@ Result<std::unique_ptr<LlmBrain>> LlmBrain::create(
 
 BrainAnswer LlmBrain::answer(const roles::TaskAssignment& task) {
   const auto started = std::chrono::steady_clock::now();
-  BrainAnswer answer;
+  BrainAnswer answer{roles::outcome_for(task, model_)};
   roles::TaskOutcome& outcome = answer.outcome;
-  outcome.goal_id = task.goal_id;
-  outcome.task_id = task.task_id;
-  outcome.attempt = task.attempt;
-  outcome.model = model_;
   auto finish = [&](bool ok, std::string error) {
     outcome.ok = ok;
     outcome.error = std::move(error);

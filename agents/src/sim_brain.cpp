@@ -199,12 +199,8 @@ SimBrain::SimBrain(std::string role, std::string model, SimBrainParams params)
 
 BrainAnswer SimBrain::answer(const roles::TaskAssignment& task) {
   const SimBrainParams& p = params_;
-  BrainAnswer answer;
+  BrainAnswer answer{roles::outcome_for(task, model_)};
   roles::TaskOutcome& out = answer.outcome;
-  out.goal_id = task.goal_id;
-  out.task_id = task.task_id;
-  out.attempt = task.attempt;
-  out.model = model_;
   out.ok = true;
 
   Draws draw{task, task.task_id};

@@ -668,4 +668,13 @@ Result<Cancel> decode_cancel(std::string_view bytes) {
   return decode_body<Cancel>(bytes, "CANCEL");
 }
 
+TaskOutcome outcome_for(const TaskAssignment& task, const std::string& model) {
+  TaskOutcome outcome;
+  outcome.goal_id = task.goal_id;
+  outcome.task_id = task.task_id;
+  outcome.attempt = task.attempt;
+  outcome.model = model;
+  return outcome;
+}
+
 }  // namespace cadre::roles

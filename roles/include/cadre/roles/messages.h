@@ -113,6 +113,9 @@ struct TaskOutcome {
   std::optional<Verdict> verdict;      // review
 };
 
+// An outcome answering `task`: its key copied, the answering model set, everything else default.
+TaskOutcome outcome_for(const TaskAssignment& task, const std::string& model);
+
 // ACK body (hub -> agent).
 struct Ack {
   std::string goal_id;
