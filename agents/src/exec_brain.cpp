@@ -2,12 +2,11 @@
 
 #include <charconv>
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "cadre/roles/answers.h"
 #include "cadre/subprocess.h"
@@ -31,8 +30,9 @@ std::string known_list() {
 }
 
 std::string_view trim(std::string_view text) {
-  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-                                         c == '\f' || c == '\v'; };
+  const auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  };
   while (!text.empty() && space(text.front())) text.remove_prefix(1);
   while (!text.empty() && space(text.back())) text.remove_suffix(1);
   return text;
@@ -48,10 +48,14 @@ std::string clean_utf8(std::string_view text) {
     const auto byte = static_cast<unsigned char>(text[i]);
     std::size_t length = 0;
     std::uint32_t min = 0;
-    if (byte < 0x80) length = 1;
-    else if ((byte & 0xE0) == 0xC0) length = 2, min = 0x80;
-    else if ((byte & 0xF0) == 0xE0) length = 3, min = 0x800;
-    else if ((byte & 0xF8) == 0xF0) length = 4, min = 0x10000;
+    if (byte < 0x80)
+      length = 1;
+    else if ((byte & 0xE0) == 0xC0)
+      length = 2, min = 0x80;
+    else if ((byte & 0xF0) == 0xE0)
+      length = 3, min = 0x800;
+    else if ((byte & 0xF8) == 0xF0)
+      length = 4, min = 0x10000;
     bool good = length > 0 && i + length <= text.size();
     std::uint32_t code = length == 1 ? byte : byte & (0x7F >> length);
     for (std::size_t k = 1; good && k < length; ++k) {
@@ -77,8 +81,8 @@ std::string tail(std::string_view text, std::size_t bytes) {
   text = trim(text);
   if (text.size() <= bytes) return clean_utf8(text);
   std::size_t start = text.size() - bytes;
-  for (int k = 0; k < 3 && start < text.size() &&
-                  (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80;
+  for (int k = 0;
+       k < 3 && start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80;
        ++k) {
     ++start;
   }
@@ -206,8 +210,8 @@ Status read_plan(const json& root, roles::TaskOutcome& outcome) {
     return make_error("the answer to a plan task has no \"plan\" (a list of subtasks)");
   if (!plan->is_array()) return make_error("\"plan\" must be a list, got " + type_of(*plan));
   // The planner's rules (ids, dependencies, difficulty range) are the roles layer's: reuse them.
-  auto parsed = roles::parse_plan_answer(json{{"subtasks", *plan}}.dump(
-      -1, ' ', false, json::error_handler_t::replace));
+  auto parsed = roles::parse_plan_answer(
+      json{{"subtasks", *plan}}.dump(-1, ' ', false, json::error_handler_t::replace));
   if (!parsed.ok()) {
     std::string message = parsed.error().to_string();
     if (message.rfind("subtasks", 0) == 0) message = "plan" + message.substr(8);
@@ -232,8 +236,7 @@ Status read_candidate(const json& root, roles::TaskKind kind, roles::TaskOutcome
     content = text->get<std::string>();
   }
   const auto files = candidate->find("files");
-  if (files == candidate->end() || files->is_null() ||
-      (files->is_array() && files->empty())) {
+  if (files == candidate->end() || files->is_null() || (files->is_array() && files->empty())) {
     if (text == candidate->end() || text->is_null())
       return make_error("candidate has no \"content\" (a string)");
     outcome.candidate = roles::Candidate{std::move(content), std::nullopt, {}};
@@ -250,13 +253,18 @@ Status read_candidate(const json& root, roles::TaskKind kind, roles::TaskOutcome
 Status read_verdict(const json& root, roles::TaskOutcome& outcome) {
   const auto verdict = root.find("verdict");
   if (verdict == root.end() || verdict->is_null())
-    return make_error(
-        "the answer to a review task has no \"verdict\" (an object with \"accept\")");
+    return make_error("the answer to a review task has no \"verdict\" (an object with \"accept\")");
   if (!verdict->is_object())
     return make_error("\"verdict\" must be an object, got " + type_of(*verdict));
-  auto parsed = roles::parse_critic_answer(verdict->dump(-1, ' ', false,
-                                                         json::error_handler_t::replace));
-  if (!parsed.ok()) return make_error("verdict." + parsed.error().to_string());
+  auto parsed =
+      roles::parse_critic_answer(verdict->dump(-1, ' ', false, json::error_handler_t::replace));
+  if (!parsed.ok()) {
+    const std::string message = parsed.error().to_string();
+    const std::string answer_has = "the answer has";
+    if (message.rfind(answer_has, 0) == 0)
+      return make_error("verdict has" + message.substr(answer_has.size()));
+    return make_error("verdict." + message);
+  }
   outcome.verdict = parsed.value();
   return Status::Ok();
 }
@@ -268,8 +276,8 @@ Result<ExecBrainParams> parse_exec_params(const std::map<std::string, std::strin
     bool known = false;
     for (const char* name : kKnownParams) known = known || key == name;
     if (!known)
-      return make_error("unknown brain parameter '" + key + "' for brain 'exec' (known: " +
-                        known_list() + ")");
+      return make_error("unknown brain parameter '" + key +
+                        "' for brain 'exec' (known: " + known_list() + ")");
   }
   ExecBrainParams out;
   auto command = command_param(params);
@@ -332,8 +340,7 @@ Status read_exec_answer(const roles::TaskAssignment& task, std::string_view text
     return make_error("stdout is not valid JSON (" + parse_message(e) + "); it began: '" +
                       head(body, kStdoutQuote) + "'");
   }
-  if (!root.is_object())
-    return make_error("stdout must be one JSON object, got " + type_of(root));
+  if (!root.is_object()) return make_error("stdout must be one JSON object, got " + type_of(root));
   if (auto st = read_tokens(root, "tokens_in", outcome.tokens_in); !st.ok()) return st;
   if (auto st = read_tokens(root, "tokens_out", outcome.tokens_out); !st.ok()) return st;
   bool ok = true;
@@ -352,10 +359,13 @@ Status read_exec_answer(const roles::TaskAssignment& task, std::string_view text
     return Status::Ok();
   }
   switch (task.kind) {
-    case roles::TaskKind::plan: return read_plan(root, outcome);
+    case roles::TaskKind::plan:
+      return read_plan(root, outcome);
     case roles::TaskKind::solve:
-    case roles::TaskKind::resolve: return read_candidate(root, task.kind, outcome);
-    case roles::TaskKind::review: return read_verdict(root, outcome);
+    case roles::TaskKind::resolve:
+      return read_candidate(root, task.kind, outcome);
+    case roles::TaskKind::review:
+      return read_verdict(root, outcome);
   }
   return make_error("unknown task kind " + std::to_string(static_cast<int>(task.kind)));
 }
@@ -376,12 +386,8 @@ Result<std::unique_ptr<ExecBrain>> ExecBrain::create(
 
 BrainAnswer ExecBrain::answer(const roles::TaskAssignment& task) {
   const auto started = std::chrono::steady_clock::now();
-  BrainAnswer answer;
+  BrainAnswer answer{roles::outcome_for(task, model_)};
   roles::TaskOutcome& outcome = answer.outcome;
-  outcome.goal_id = task.goal_id;
-  outcome.task_id = task.task_id;
-  outcome.attempt = task.attempt;
-  outcome.model = model_;
   const auto fail = [&](std::string why) {
     outcome.ok = false;
     outcome.error = "exec brain '" + label_ + "': " + std::move(why);
@@ -415,11 +421,10 @@ BrainAnswer ExecBrain::answer(const roles::TaskAssignment& task) {
         const int sig = r.term_signal;
         if (!r.timed_out && params_.memory_mb > 0 &&
             (sig == SIGKILL || sig == SIGSEGV || sig == SIGABRT || sig == SIGBUS)) {
-          why += " (it may have hit its memory limit of " + std::to_string(params_.memory_mb) +
-                 " MB)";
+          why +=
+              " (it may have hit its memory limit of " + std::to_string(params_.memory_mb) + " MB)";
         }
-        fail(why + (partial.ok || partial.error.empty() ? "" : ": " + partial.error) +
-             with_stderr);
+        fail(why + (partial.ok || partial.error.empty() ? "" : ": " + partial.error) + with_stderr);
       } else if (r.output_truncated && r.stdout_text.size() >= kMaxAnswerBytes) {
         fail("printed more than " + std::to_string(kMaxAnswerBytes) + " bytes on stdout" +
              with_stderr);

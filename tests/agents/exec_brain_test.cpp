@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "cadre/agents/brain.h"
@@ -86,8 +87,7 @@ print(json.dumps({"tokens_in": 120, "tokens_out": 30, "candidate": {"content": c
   EXPECT_EQ(out.tokens_in, 120u);
   EXPECT_EQ(out.tokens_out, 30u);
   ASSERT_TRUE(out.candidate.has_value());
-  EXPECT_EQ(out.candidate->content,
-            "g1|s1|2|Say hello|too terse|0.25|30000|7|my-tool|coder");
+  EXPECT_EQ(out.candidate->content, "g1|s1|2|Say hello|too terse|0.25|30000|7|my-tool|coder");
   EXPECT_FALSE(out.candidate->sim_correct.has_value());
   EXPECT_GT(out.brain_s, 0.0);
   EXPECT_EQ(answer.delay_s, 0.0);
@@ -193,7 +193,7 @@ TEST_F(ExecBrainTest, GarbageOnStdoutIsAFailure) {
 }
 
 TEST_F(ExecBrainTest, AProgramPastItsTimeoutIsStopped) {
-  auto brain = brain_for("import time\ntime.sleep(30)\n", {{"timeout_s", "0.5"}});
+  auto brain = brain_for("import time\ntime.sleep(30)\n", {{"timeout_s", "0.3"}});
   ASSERT_TRUE(brain);
   const auto started = std::chrono::steady_clock::now();
   const auto out = brain->answer(task(roles::TaskKind::solve)).outcome;
@@ -223,7 +223,8 @@ TEST_F(ExecBrainTest, AnAnswerOfTheWrongShapeIsAFailure) {
   ASSERT_TRUE(verdict);
   const auto no_accept = verdict->answer(task(roles::TaskKind::review)).outcome;
   EXPECT_FALSE(no_accept.ok);
-  EXPECT_NE(no_accept.error.find("accept"), std::string::npos) << no_accept.error;
+  EXPECT_NE(no_accept.error.find("verdict has no \"accept\""), std::string::npos)
+      << no_accept.error;
   auto cyclic = brain_for(R"(
 print('{"plan": [{"id": "a", "depends_on": ["b"]}, {"id": "b", "depends_on": ["a"]}]}')
 )");
@@ -235,7 +236,8 @@ print('{"plan": [{"id": "a", "depends_on": ["b"]}, {"id": "b", "depends_on": ["a
 
 TEST_F(ExecBrainTest, ItsOwnFailureIsPassedOnWithItsTokens) {
   auto brain = brain_for(
-      "print('{\"ok\": false, \"error\": \"rate limited\", \"tokens_in\": 9, \"tokens_out\": 1}')\n");
+      "print('{\"ok\": false, \"error\": \"rate limited\", \"tokens_in\": 9, \"tokens_out\": "
+      "1}')\n");
   ASSERT_TRUE(brain);
   const auto out = brain->answer(task(roles::TaskKind::solve)).outcome;
   EXPECT_FALSE(out.ok);
@@ -245,8 +247,7 @@ TEST_F(ExecBrainTest, ItsOwnFailureIsPassedOnWithItsTokens) {
 }
 
 TEST_F(ExecBrainTest, AMemoryLimitStopsAGreedyProgram) {
-  auto brain = brain_for("x = bytearray(512 * 1024 * 1024)\nprint('{}')\n",
-                         {{"memory_mb", "100"}});
+  auto brain = brain_for("x = bytearray(512 * 1024 * 1024)\nprint('{}')\n", {{"memory_mb", "100"}});
   ASSERT_TRUE(brain);
   const auto out = brain->answer(task(roles::TaskKind::solve)).outcome;
   EXPECT_FALSE(out.ok);
@@ -283,9 +284,48 @@ print(json.dumps({"candidate": {"content": task["task_id"]}}))
   EXPECT_EQ(good.load(), 4);
 }
 
+TEST_F(ExecBrainTest, TheDocumentedExampleAnswersEveryKind) {
+  std::ifstream doc(std::string(CADRE_SOURCE_DIR) + "/docs/exec-brain.md");
+  ASSERT_TRUE(doc) << "docs/exec-brain.md is missing";
+  const std::string text((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
+  const std::string fence = "```python\n";
+  const auto start = text.find(fence);
+  ASSERT_NE(start, std::string::npos);
+  const auto end = text.find("```", start + fence.size());
+  ASSERT_NE(end, std::string::npos);
+  auto brain = brain_for(text.substr(start + fence.size(), end - start - fence.size()));
+  ASSERT_TRUE(brain);
+
+  const auto planned = brain->answer(task(roles::TaskKind::plan)).outcome;
+  ASSERT_TRUE(planned.ok) << planned.error;
+  ASSERT_EQ(planned.plan.size(), 1u);
+  EXPECT_EQ(planned.plan[0].id, "a");
+  const auto solved = brain->answer(task(roles::TaskKind::solve)).outcome;
+  ASSERT_TRUE(solved.ok) << solved.error;
+  ASSERT_TRUE(solved.candidate && solved.candidate->files.size() == 1u);
+  EXPECT_EQ(solved.candidate->files[0].path, "s1.py");
+  EXPECT_GT(solved.tokens_in, 0u);
+  auto resolve = task(roles::TaskKind::resolve);
+  resolve.task_id = "s1/resolve";
+  const auto resolved = brain->answer(resolve).outcome;
+  ASSERT_TRUE(resolved.ok) << resolved.error;
+  EXPECT_EQ(resolved.candidate->files[0].path, "s1_resolve.py");
+  auto review = task(roles::TaskKind::review);
+  review.candidate = solved.candidate;
+  const auto reviewed = brain->answer(review).outcome;
+  ASSERT_TRUE(reviewed.ok) << reviewed.error;
+  ASSERT_TRUE(reviewed.verdict.has_value());
+  EXPECT_TRUE(reviewed.verdict->accept);
+  const auto rejected = brain->answer(task(roles::TaskKind::review)).outcome;  // no files
+  ASSERT_TRUE(rejected.ok) << rejected.error;
+  EXPECT_FALSE(rejected.verdict->accept);
+}
+
 TEST(ExecBrainParams, ReadsTheCommandAsAListOrWords) {
   auto list = parse_exec_params({{"command", "[\"python3\", \"my agent.py\"]"},
-                                 {"timeout_s", "5"}, {"cpu_s", "2.5"}, {"memory_mb", "256"}});
+                                 {"timeout_s", "5"},
+                                 {"cpu_s", "2.5"},
+                                 {"memory_mb", "256"}});
   ASSERT_TRUE(list.ok()) << list.error().to_string();
   EXPECT_EQ(list->command, (std::vector<std::string>{"python3", "my agent.py"}));
   EXPECT_DOUBLE_EQ(list->timeout_s, 5);
@@ -330,12 +370,12 @@ TEST(ExecBrainJson, TheTaskDocumentCarriesEveryField) {
   t.workspace_files = {{"b.txt", "B"}};
   t.instructions = std::string("bad \xff utf8");
   const std::string text = exec_task_json(t);
-  for (const char* key : {"\"goal_id\":\"g\"", "\"task_id\":\"s1/review\"", "\"kind\":\"review\"",
-                          "\"kind_id\":3", "\"attempt\":0", "\"role\":", "\"seed\":0",
-                          "\"revision\":0", "\"difficulty\":0.5", "\"goal_title\":",
-                          "\"goal_subtasks\":[]", "\"feedback\":[]", "\"lease_ms\":0",
-                          "\"workspace_files\":[{\"content\":\"B\",\"path\":\"b.txt\"}]",
-                          "\"files\":[{\"content\":\"A\",\"path\":\"a.txt\"}]"}) {
+  for (const char* key :
+       {"\"goal_id\":\"g\"", "\"task_id\":\"s1/review\"", "\"kind\":\"review\"", "\"kind_id\":3",
+        "\"attempt\":0", "\"role\":", "\"seed\":0", "\"revision\":0", "\"difficulty\":0.5",
+        "\"goal_title\":", "\"goal_subtasks\":[]", "\"feedback\":[]", "\"lease_ms\":0",
+        "\"workspace_files\":[{\"content\":\"B\",\"path\":\"b.txt\"}]",
+        "\"files\":[{\"content\":\"A\",\"path\":\"a.txt\"}]"}) {
     EXPECT_NE(text.find(key), std::string::npos) << key << " missing from " << text;
   }
   EXPECT_EQ(text.find("sim_correct"), std::string::npos);

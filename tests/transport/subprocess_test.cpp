@@ -1,4 +1,6 @@
 // run_subprocess: input, output, exit codes, timeouts that reach grandchildren, limits.
+#include "cadre/subprocess.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -8,8 +10,6 @@
 #include <fstream>
 #include <iterator>
 #include <thread>
-
-#include "cadre/subprocess.h"
 
 namespace cadre {
 namespace {
@@ -52,10 +52,10 @@ TEST(Subprocess, LargeOutputAndInputDoNotDeadlock) {
 }
 
 TEST(Subprocess, ATimeoutKillsTheWholeProcessGroup) {
-  const auto marker = std::filesystem::temp_directory_path() /
-                      ("cadre-subprocess-" + std::to_string(::getpid()));
-  auto run = run_subprocess(
-      {"sh", "-c", "sleep 30 & echo $! > " + marker.string() + "; sleep 30"}, "", quick(0.5));
+  const auto marker =
+      std::filesystem::temp_directory_path() / ("cadre-subprocess-" + std::to_string(::getpid()));
+  auto run = run_subprocess({"sh", "-c", "sleep 30 & echo $! > " + marker.string() + "; sleep 30"},
+                            "", quick(0.5));
   ASSERT_TRUE(run.ok());
   EXPECT_TRUE(run->timed_out);
   EXPECT_LT(run->seconds, 5.0);
@@ -105,8 +105,8 @@ TEST(Subprocess, AMissingProgramIsAnErrorNamingIt) {
 
 TEST(Subprocess, HonoursTheWorkingFolderAndExtraEnvironment) {
   const auto dir = std::filesystem::temp_directory_path();
-  auto run = run_subprocess({"sh", "-c", "pwd; echo $CADRE_TEST_VALUE"}, "", quick(),
-                            dir.string(), {{"CADRE_TEST_VALUE", "42"}});
+  auto run = run_subprocess({"sh", "-c", "pwd; echo $CADRE_TEST_VALUE"}, "", quick(), dir.string(),
+                            {{"CADRE_TEST_VALUE", "42"}});
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->stdout_text, std::filesystem::canonical(dir).string() + "\n42\n");
   auto missing = run_subprocess({"true"}, "", quick(), "/no/such/folder");
@@ -166,6 +166,21 @@ TEST(Subprocess, AScriptWithoutAShebangRunsUnderSh) {
   ASSERT_TRUE(run.ok()) << run.error().to_string();
   EXPECT_EQ(run->stdout_text, "from-script arg\n");
   std::filesystem::remove_all(dir);
+}
+
+TEST(Subprocess, EndsEvenWhenTheCallerIgnoresSIGCHLD) {
+  // SIGCHLD ignored: the kernel reaps children itself; the exit status is lost but the run
+  // must still end when the child does, not at its timeout.
+  struct sigaction ignore {
+  }, old{};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGCHLD, &ignore, &old);
+  auto run = run_subprocess({"sh", "-c", "echo hi"}, "", quick(5));
+  sigaction(SIGCHLD, &old, nullptr);
+  ASSERT_TRUE(run.ok());
+  EXPECT_FALSE(run->timed_out);
+  EXPECT_EQ(run->stdout_text, "hi\n");
+  EXPECT_LT(run->seconds, 2.0);
 }
 
 TEST(Subprocess, RunsFromSeveralThreadsAtOnce) {

@@ -90,19 +90,22 @@ int above_stdio(int fd) {
   stdin_fd = above_stdio(stdin_fd);
   stdout_fd = above_stdio(stdout_fd);
   stderr_fd = above_stdio(stderr_fd);
-  if (stdin_fd < 0 || stdout_fd < 0 || stderr_fd < 0 ||
-      ::dup2(stdin_fd, STDIN_FILENO) < 0 || ::dup2(stdout_fd, STDOUT_FILENO) < 0 ||
-      ::dup2(stderr_fd, STDERR_FILENO) < 0) {
+  if (stdin_fd < 0 || stdout_fd < 0 || stderr_fd < 0 || ::dup2(stdin_fd, STDIN_FILENO) < 0 ||
+      ::dup2(stdout_fd, STDOUT_FILENO) < 0 || ::dup2(stderr_fd, STDERR_FILENO) < 0) {
     step = 2;
   }
   if (step == 0 && limits.cpu_s > 0) {
     const rlim_t cpu = static_cast<rlim_t>(limits.cpu_s + 0.999);
-    struct rlimit limit {cpu, cpu + 1};
+    struct rlimit limit {
+      cpu, cpu + 1
+    };
     ::setrlimit(RLIMIT_CPU, &limit);
   }
   if (step == 0 && limits.memory_mb > 0) {
     const rlim_t bytes = static_cast<rlim_t>(limits.memory_mb) << 20;
-    struct rlimit limit {bytes, bytes};
+    struct rlimit limit {
+      bytes, bytes
+    };
     ::setrlimit(RLIMIT_AS, &limit);
   }
   if (step == 0 && workdir[0] != '\0' && ::chdir(workdir) != 0) step = 1;
@@ -195,8 +198,7 @@ std::string SubprocessResult::describe() const {
 
 Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
                                         const std::string& stdin_text,
-                                        const SubprocessLimits& limits,
-                                        const std::string& workdir,
+                                        const SubprocessLimits& limits, const std::string& workdir,
                                         const std::map<std::string, std::string>& env) {
   if (argv.empty() || argv[0].empty()) return make_error("nothing to run (an empty command)");
   const std::string& program = argv[0];
@@ -219,8 +221,8 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
     for (const auto& [key, value] : env) overridden.insert(key);
     for (char** entry = environ; entry && *entry; ++entry) {
       const char* eq = std::strchr(*entry, '=');
-      const std::string key = eq ? std::string(*entry, static_cast<std::size_t>(eq - *entry))
-                                  : std::string(*entry);
+      const std::string key =
+          eq ? std::string(*entry, static_cast<std::size_t>(eq - *entry)) : std::string(*entry);
       if (!overridden.count(key)) envp.push_back(*entry);
     }
     env_entries.reserve(env.size());
@@ -276,8 +278,10 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
 
   SubprocessResult result;
   std::size_t written = 0;
-  if (stdin_text.empty()) close_fd(in[1]);
-  else ::fcntl(in[1], F_SETFL, O_NONBLOCK);
+  if (stdin_text.empty())
+    close_fd(in[1]);
+  else
+    ::fcntl(in[1], F_SETFL, O_NONBLOCK);
 
   const bool has_deadline = limits.timeout_s > 0;
   const auto deadline =
@@ -287,17 +291,23 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
   Clock::time_point kill_at{};
   bool exited = false;  // the child has exited (not reaped yet: its pid still names the group)
   Clock::time_point exited_at{};
+  siginfo_t exit_info{};
   char buffer[65536];
 
   while (true) {
     const auto now = Clock::now();
     if (!exited) {
       siginfo_t info{};
-      if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-          info.si_pid == pid) {
+      const int w = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+      if (w == 0 && info.si_pid == pid) {
         exited = true;
-        exited_at = now;
+        exit_info = info;
         ::kill(-pid, SIGKILL);  // whatever it left behind in its group
+      } else if (w < 0 && errno == ECHILD) {
+        exited = true;  // reaped behind our back (SIGCHLD ignored): its status is lost
+      }
+      if (exited) {
+        exited_at = now;
         close_fd(in[1]);
       }
     }
@@ -342,8 +352,10 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
       const ssize_t r = ::read(fds[i].fd, buffer, sizeof buffer);
       if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (r <= 0) {
-        if (fds[i].fd == out[0]) close_fd(out[0]);
-        else close_fd(err[0]);
+        if (fds[i].fd == out[0])
+          close_fd(out[0]);
+        else
+          close_fd(err[0]);
         continue;
       }
       std::string& sink = fds[i].fd == out[0] ? result.stdout_text : result.stderr_text;
@@ -355,11 +367,19 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
   }
   close_pipes({in, out, err});
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t reaped;
+  while ((reaped = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+  if (reaped == pid) {
+    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+  } else if (exit_info.si_pid == pid) {  // reaped elsewhere after we saw it exit
+    if (exit_info.si_code == CLD_EXITED)
+      result.exit_code = exit_info.si_status;
+    else
+      result.term_signal = exit_info.si_status;
+  }
   return result;
 }
 

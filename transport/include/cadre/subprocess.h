@@ -13,15 +13,15 @@
 namespace cadre {
 
 struct SubprocessLimits {
-  double timeout_s = 60;                      // wall time, then SIGTERM, 200 ms, SIGKILL; <= 0: none
-  double cpu_s = 0;                           // RLIMIT_CPU (SIGXCPU, then SIGKILL 1 s on); 0: none
-  std::uint64_t memory_mb = 0;                // RLIMIT_AS; 0: none
+  double timeout_s = 60;        // wall time, then SIGTERM, 200 ms, SIGKILL; <= 0: none
+  double cpu_s = 0;             // RLIMIT_CPU (SIGXCPU, then SIGKILL 1 s on); 0: none
+  std::uint64_t memory_mb = 0;  // RLIMIT_AS; 0: none
   std::uint64_t max_output_bytes = 16 << 20;  // per stream; the rest is read and dropped
 };
 
 struct SubprocessResult {
-  int exit_code = -1;    // when it exited
-  int term_signal = 0;   // when a signal ended it
+  int exit_code = -1;   // when it exited
+  int term_signal = 0;  // when a signal ended it
   bool timed_out = false;
   bool output_truncated = false;
   std::string stdout_text;
@@ -42,7 +42,8 @@ struct SubprocessResult {
 // reading its stdin is not an error (SIGPIPE is blocked in the calling thread while it runs).
 // Fails only when the process cannot be started: "cannot run 'foo': No such file or directory",
 // "cannot run 'foo': cannot enter '/x': ..."; an exit code, a signal or a timeout is a successful
-// Result describing it. Safe to call from several threads at once.
+// Result describing it (if the process ignores SIGCHLD the kernel reaps the child and its status
+// is lost: exit_code stays -1). Safe to call from several threads at once.
 Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
                                         const std::string& stdin_text,
                                         const SubprocessLimits& limits,

@@ -46,8 +46,9 @@ class ExecBrain final : public Brain {
  public:
   ExecBrain(std::string role, std::string model, ExecBrainParams params);
   // parse_exec_params, then the brain.
-  static Result<std::unique_ptr<ExecBrain>> create(const std::string& role, const std::string& model,
-                                                   const std::map<std::string, std::string>& params);
+  static Result<std::unique_ptr<ExecBrain>> create(
+      const std::string& role, const std::string& model,
+      const std::map<std::string, std::string>& params);
 
   // Runs the command once for the task (stdin: exec_task_json; environment: CADRE_ROLE and
   // CADRE_MODEL added) under the configured limits, and reads its answer. A program that cannot
