@@ -3,6 +3,7 @@
 // timeouts, no retry on other 4xx, unusable 200s, unreachable endpoints, the exchange log (key
 // redacted), concurrent calls, and the server's rules mode.
 #include "cadre/agents/llm_client.h"
+#include "cadre/agents/llm_brain.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -525,6 +526,80 @@ TEST_F(LlmClientTest, ServerRulesRouteByRole) {
   EXPECT_EQ(s["by_status"]["500"], 1);
   EXPECT_EQ(s["by_rule"]["CODER"], 2);
   EXPECT_EQ(s["by_rule"]["default"], 1);
+}
+
+// ---- the llm brain on top of the client ----------------------------------------------------
+
+roles::TaskAssignment review_task() {
+  roles::TaskAssignment task;
+  task.goal_id = "g1";
+  task.task_id = "s1/review";
+  task.attempt = 2;
+  task.kind = roles::TaskKind::review;
+  task.role = "critic";
+  task.goal_title = "a goal";
+  task.instructions = "check it";
+  task.candidate = roles::Candidate{"some code", std::nullopt};
+  return task;
+}
+
+TEST_F(LlmClientTest, BrainSendsAnUnusableReplyBackOnceAndUsesTheSecond) {
+  start_server(R"([{"content": "I think it is fine!", "times": 1},
+                   {"content": {"accept": true, "score": 0.75, "feedback": "good"}}])");
+  auto brain = LlmBrain::create("critic", "fake-model", {{"base_url", base_url()}});
+  ASSERT_TRUE(brain.ok()) << brain.error().to_string();
+  const BrainAnswer answer = (*brain)->answer(review_task());
+  ASSERT_TRUE(answer.outcome.ok) << answer.outcome.error;
+  ASSERT_TRUE(answer.outcome.verdict.has_value());
+  EXPECT_TRUE(answer.outcome.verdict->accept);
+  EXPECT_DOUBLE_EQ(answer.outcome.verdict->score, 0.75);
+  EXPECT_EQ(answer.outcome.goal_id, "g1");
+  EXPECT_EQ(answer.outcome.attempt, 2u);
+  EXPECT_EQ(answer.outcome.model, "fake-model");
+  EXPECT_EQ(stats()["requests"], 2);
+  // Tokens of both calls are counted; the second prompt carried the first reply and the reason.
+  EXPECT_GT(answer.outcome.tokens_in, 0u);
+  const auto log = lines_of(dir_ / "server.log");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_NE(log[1].find("could not be used"), std::string::npos);
+}
+
+TEST_F(LlmClientTest, BrainFailsTheAttemptWhenTheSecondReplyIsUnusableToo) {
+  start_server(R"([{"content": "no json here"}])");
+  auto brain = LlmBrain::create("critic", "fake-model", {{"base_url", base_url()}});
+  ASSERT_TRUE(brain.ok());
+  const BrainAnswer answer = (*brain)->answer(review_task());
+  EXPECT_FALSE(answer.outcome.ok);
+  EXPECT_NE(answer.outcome.error.find("unusable twice"), std::string::npos)
+      << answer.outcome.error;
+  EXPECT_EQ(stats()["requests"], 2);
+}
+
+TEST_F(LlmClientTest, BrainReportsAnHttpFailureAsAFailedAttemptWithTheReason) {
+  start_server(R"([{"status": 400, "body": "model not found"}])");
+  auto brain = LlmBrain::create("critic", "fake-model", {{"base_url", base_url()}});
+  ASSERT_TRUE(brain.ok());
+  const BrainAnswer answer = (*brain)->answer(review_task());
+  EXPECT_FALSE(answer.outcome.ok);
+  EXPECT_NE(answer.outcome.error.find("HTTP 400"), std::string::npos) << answer.outcome.error;
+  EXPECT_NE(answer.outcome.error.find("model not found"), std::string::npos);
+}
+
+TEST(LlmBrain, RefusesAnUnsetKeyVariableAndUnknownParameters) {
+  ::unsetenv("CADRE_TEST_NO_SUCH_KEY");
+  auto no_key = LlmBrain::create("coder", "m", {{"base_url", "http://127.0.0.1:1/v1"},
+                                               {"api_key_env", "CADRE_TEST_NO_SUCH_KEY"}});
+  ASSERT_FALSE(no_key.ok());
+  EXPECT_NE(no_key.error().message.find("CADRE_TEST_NO_SUCH_KEY"), std::string::npos);
+  auto unknown = LlmBrain::create("coder", "m", {{"base_url", "http://x/v1"}, {"skill", "1"}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("skill"), std::string::npos);
+  auto no_url = LlmBrain::create("coder", "m", {});
+  EXPECT_FALSE(no_url.ok());
+  auto bad_prompt = LlmBrain::create("coder", "m", {{"base_url", "http://x/v1"},
+                                                   {"prompt", "/no/such/prompt.md"}});
+  ASSERT_FALSE(bad_prompt.ok());
+  EXPECT_NE(bad_prompt.error().to_string().find("/no/such/prompt.md"), std::string::npos);
 }
 
 }  // namespace
