@@ -64,6 +64,10 @@ int run_command(const RunArgs& args) {
     return kExitBadInput;
   }
   const runtime::Scenario& scenario = *loaded;
+  if (auto reachable = check_llm_endpoints(scenario); !reachable.ok()) {
+    print_error(reachable.error().to_string());
+    return kExitFailure;
+  }
   const std::string out_dir = args.out_dir.empty() ? default_out_dir(scenario.name) : args.out_dir;
   if (!make_out_dir(out_dir + "/agents")) return kExitFailure;
 

@@ -1,6 +1,15 @@
 #include "run_support.h"
 
 #include <iostream>
+#include <set>
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "commands.h"
 
@@ -75,6 +84,81 @@ int finish_run(const std::string& out_dir, const runtime::HubCore& core,
   if (facts.interrupted) return kExitInterrupted;
   if (!core.all_goals_ended()) return kExitLimit;
   return kExitOk;
+}
+
+namespace {
+
+// "http://host:port/path" -> host, port (80 or 443 by default). False if it is not a URL.
+bool split_url(const std::string& url, std::string& host, std::string& port) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return false;
+  const std::string scheme = url.substr(0, scheme_end);
+  std::string rest = url.substr(scheme_end + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (const auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  port = scheme == "https" ? "443" : "80";
+  if (!rest.empty() && rest.front() == '[') {  // [::1]:8080
+    const auto close = rest.find(']');
+    if (close == std::string::npos) return false;
+    host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
+  } else if (const auto colon = rest.rfind(':'); colon != std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  } else {
+    host = rest;
+  }
+  return !host.empty() && !port.empty();
+}
+
+// Connects to host:port with a timeout; returns "" or the reason it could not.
+std::string try_connect(const std::string& host, const std::string& port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0)
+    return std::string("cannot resolve ") + host + ": " + gai_strerror(rc);
+  std::string reason = "no address";
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      rc = ::poll(&p, 1, 3000) == 1 ? 0 : -1;
+      int error = rc == 0 ? 0 : ETIMEDOUT;
+      socklen_t len = sizeof error;
+      if (rc == 0) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+      errno = error;
+      rc = error == 0 ? 0 : -1;
+    }
+    reason = rc == 0 ? "" : std::strerror(errno);
+    ::close(fd);
+    if (rc == 0) break;
+  }
+  ::freeaddrinfo(found);
+  return reason;
+}
+
+}  // namespace
+
+Status check_llm_endpoints(const runtime::Scenario& scenario) {
+  std::set<std::string> checked;
+  for (const auto& entry : scenario.team) {
+    if (entry.brain.kind != "llm") continue;
+    auto url = entry.brain.params.find("base_url");
+    if (url == entry.brain.params.end() || !checked.insert(url->second).second) continue;
+    std::string host, port;
+    if (!split_url(url->second, host, port))
+      return make_error("team role " + entry.role + ": base_url '" + url->second +
+                        "' is not a URL like http://127.0.0.1:11434/v1");
+    const std::string reason = try_connect(host, port);
+    if (!reason.empty())
+      return make_error("cannot reach the llm endpoint " + url->second + " (team role " +
+                        entry.role + "): " + reason +
+                        ". Is the model server running? See docs/llm.md.");
+  }
+  return Status::Ok();
 }
 
 }  // namespace cadre::cli

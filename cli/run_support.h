@@ -28,6 +28,10 @@ std::string self_executable();
 // when it could not start or was killed by a signal.
 int run_and_wait(const std::vector<std::string>& argv, const std::string& log_path);
 
+// Before a live run: every llm brain's endpoint accepts a TCP connection (within 3 s). Fails
+// naming the endpoint, the role and the reason, so a run does not start only to fail every goal.
+Status check_llm_endpoints(const runtime::Scenario& scenario);
+
 // runs/<scenario>-<local timestamp>
 std::string default_out_dir(const std::string& scenario_name);
 
