@@ -112,6 +112,25 @@ TEST(SimCli, SweepWritesOneCsvRowPerPointAndSeedAndAChart) {
   EXPECT_NE(svg.find("critic.tpr=0.9"), std::string::npos);
 }
 
+TEST(SimCli, ALiveSweepRunsEachPointAsARealRun) {
+  TempDir dir("sweep-live");
+  auto [code, output] = run_to_end({cadre_binary(), "sweep", scenario_path("small-team.yaml"),
+                                    "--vary", "workflow.samples=1,2", "--live", "--out",
+                                    dir.path() + "/sweep"},
+                                   dir.path() + "/log", 120s);
+  ASSERT_EQ(code, 0) << output;
+  for (const char* point : {"0", "1"}) {
+    const json report = read_json(dir.path() + "/sweep/points/" + point + "/report.json");
+    ASSERT_FALSE(report.is_discarded()) << "point " << point;
+    EXPECT_EQ(report["mode"], "live");
+    EXPECT_EQ(report["workflow"]["samples"], point == std::string("0") ? 1 : 2);
+  }
+  std::istringstream csv(read_file(dir.path() + "/sweep/sweep.csv"));
+  int lines = 0;
+  for (std::string line; std::getline(csv, line);) ++lines;
+  EXPECT_EQ(lines, 3);  // header + 2 points
+}
+
 TEST(SimCli, SweepRejectsABadValueBeforeRunningAnything) {
   TempDir dir("sweep-bad");
   auto [code, output] = run_to_end({cadre_binary(), "sweep", scenario_path("compute-scaling.yaml"),
