@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 
+#include "cadre/agents/exec_brain.h"
 #include "cadre/runtime/child_processes.h"
 #include "cadre/runtime/live_hub.h"
 #include "cadre/runtime/report.h"
@@ -53,6 +54,12 @@ std::vector<std::string> agent_argv(const std::string& exe, const std::string& h
     argv.push_back(key + "=" + value);
   }
   return argv;
+}
+
+// The folder of the scenario file, where process agents run.
+std::string scenario_folder(const runtime::Scenario& scenario) {
+  const auto slash = scenario.source_path.rfind('/');
+  return slash == std::string::npos ? std::string(".") : scenario.source_path.substr(0, slash);
 }
 
 }  // namespace
@@ -121,8 +128,27 @@ int run_command(const RunArgs& args) {
   for (const auto& entry : scenario.team) {
     for (std::uint32_t i = 0; i < entry.count; ++i) {
       const std::string id = agent_id_for(entry.role, ++next_index[entry.role]);
-      auto pid = children.spawn(id, agent_argv(exe, (*hub)->endpoint(), id, entry, scenario, out_dir + "/agents"),
-                                out_dir + "/agents/" + id + ".log");
+      Result<pid_t> pid = make_error("not started");
+      if (entry.brain.kind == "process") {
+        // An agent in any language: its own command, told where the hub is through CADRE_*
+        // variables, running in the scenario file's folder (so relative paths work).
+        auto command = agents::parse_exec_params({{"command", entry.brain.params.at("command")}});
+        if (!command.ok()) {
+          print_error("team role " + entry.role + ": " + command.error().to_string());
+          children.stop_all(std::chrono::milliseconds(500));
+          return kExitBadInput;
+        }
+        const std::map<std::string, std::string> env = {
+            {"CADRE_HUB", (*hub)->endpoint()},    {"CADRE_AGENT_ID", id},
+            {"CADRE_ROLE", entry.role},           {"CADRE_MODEL", entry.brain.model},
+            {"CADRE_CAPACITY", std::to_string(entry.capacity)}};
+        pid = children.spawn(id, command->command, out_dir + "/agents/" + id + ".log", env,
+                             scenario_folder(scenario));
+      } else {
+        pid = children.spawn(
+            id, agent_argv(exe, (*hub)->endpoint(), id, entry, scenario, out_dir + "/agents"),
+            out_dir + "/agents/" + id + ".log");
+      }
       if (!pid.ok()) {
         print_error("cannot start agent " + id + ": " + pid.error().to_string());
         children.stop_all(std::chrono::milliseconds(500));

@@ -13,6 +13,10 @@ Result<std::unique_ptr<TeamSim>> TeamSim::create(const runtime::Scenario& scenar
   std::map<std::string, std::uint32_t> next_index;
   // Sim brains are pure functions of the assignment, so the agents of one entry share a brain.
   for (const auto& entry : scenario.team) {
+    if (entry.brain.kind == "process")
+      return make_error("team role " + entry.role +
+                            ": a process agent runs as its own program, only live (cadre run)",
+                        scenario.source_path);
     auto brain = agents::make_brain(entry.brain.kind, entry.role, entry.brain.model,
                                     brain_params_for(entry, scenario));
     if (!brain.ok())

@@ -24,13 +24,27 @@ std::string ChildExit::describe() const {
 ChildProcesses::~ChildProcesses() { stop_all(std::chrono::milliseconds(500)); }
 
 Result<pid_t> ChildProcesses::spawn(const std::string& name, const std::vector<std::string>& argv,
-                                    const std::string& log_path) {
+                                    const std::string& log_path,
+                                    const std::map<std::string, std::string>& env,
+                                    const std::string& workdir) {
   if (argv.empty()) return make_error("nothing to run for " + name);
   const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) return make_error(std::string("cannot open log: ") + std::strerror(errno), log_path);
   std::vector<char*> args;
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
+  // The environment is built before fork: the child may only make async-signal-safe calls.
+  std::vector<std::string> env_entries;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string text = *entry;
+    const auto eq = text.find('=');
+    if (eq != std::string::npos && env.count(text.substr(0, eq))) continue;
+    env_entries.push_back(text);
+  }
+  for (const auto& [key, value] : env) env_entries.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (auto& entry : env_entries) envp.push_back(entry.data());
+  envp.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -45,7 +59,12 @@ Result<pid_t> ChildProcesses::spawn(const std::string& name, const std::vector<s
     if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
-    ::execv(args[0], args.data());
+    if (!workdir.empty() && ::chdir(workdir.c_str()) != 0) {
+      const char message[] = "cadre: cannot enter the agent's working folder\n";
+      (void)!::write(STDERR_FILENO, message, sizeof message - 1);
+      ::_exit(127);
+    }
+    ::execvpe(args[0], args.data(), envp.data());
     const char message[] = "cadre: exec failed\n";
     (void)!::write(STDERR_FILENO, message, sizeof message - 1);
     ::_exit(127);

@@ -46,7 +46,7 @@ const std::vector<std::string> kTopKeys = {"name", "description", "seed", "team"
                                            "work", "pricing", "limits", "faults", "verify"};
 const std::vector<std::string> kTeamKeys = {"role", "count", "capacity", "brain"};
 const std::vector<std::string> kRoles = {"planner", "coder", "critic", "human"};
-const std::vector<std::string> kBrainKinds = {"sim", "llm", "exec"};
+const std::vector<std::string> kBrainKinds = {"sim", "llm", "exec", "process"};
 // The sim brain's parameters: the fields of agents::SimBrainParams except time_scale, which the
 // workflow sets for the whole team. Keep in step with agents/include/cadre/agents/sim_brain.h.
 enum class ParamRange {
@@ -85,8 +85,11 @@ const std::vector<ParamSpec> kExecParams = {
     {"command", ParamRange::string_list}, {"timeout_s", ParamRange::positive},
     {"cpu_s", ParamRange::non_negative},  {"memory_mb", ParamRange::whole},
 };
+// A process agent: a whole agent in any language, speaking docs/protocol.md (sdk/python).
+const std::vector<ParamSpec> kProcessParams = {{"command", ParamRange::string_list}};
 const std::vector<ParamSpec>& params_of(const std::string& kind) {
   if (kind == "llm") return kLlmParams;
+  if (kind == "process") return kProcessParams;
   if (kind == "exec") return kExecParams;
   return kSimParams;
 }
@@ -500,8 +503,9 @@ BrainConfig parse_brain(const Document& doc, const At& at, const std::string& ro
   }
   if (b.kind == "llm" && !b.params.count("base_url"))
     doc.fail_at(at, "an llm brain needs base_url (e.g. http://127.0.0.1:11434/v1)");
-  if (b.kind == "exec" && !b.params.count("command"))
-    doc.fail_at(at, "an exec brain needs command (a list: [program, arg, ...])");
+  if ((b.kind == "exec" || b.kind == "process") && !b.params.count("command"))
+    doc.fail_at(at, std::string(b.kind == "exec" ? "an exec" : "a process") +
+                        " brain needs command (a list: [program, arg, ...])");
   return b;
 }
 

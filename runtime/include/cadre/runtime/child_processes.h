@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,11 +29,14 @@ class ChildProcesses {
   ChildProcesses(const ChildProcesses&) = delete;
   ChildProcesses& operator=(const ChildProcesses&) = delete;
 
-  // Starts argv[0] (a path) with argv, stdout and stderr appended to `log_path`, stdin from
-  // /dev/null. Fails with the reason when fork or the log file fails; an exec failure shows as
-  // an exit with code 127 and a line in the log.
+  // Starts argv[0] (a path, or a name looked up in PATH) with argv, stdout and stderr appended
+  // to `log_path`, stdin from /dev/null, `env` added to the environment and `workdir` (if not
+  // empty) as its working folder. Fails with the reason when fork or the log file fails; an exec
+  // failure shows as an exit with code 127 and a line in the log.
   Result<pid_t> spawn(const std::string& name, const std::vector<std::string>& argv,
-                      const std::string& log_path);
+                      const std::string& log_path,
+                      const std::map<std::string, std::string>& env = {},
+                      const std::string& workdir = {});
 
   // Collects children that have ended since the last call (non-blocking).
   std::vector<ChildExit> reap();
