@@ -123,6 +123,7 @@ class AgentLoop {
         }
         heartbeat_ = std::chrono::milliseconds(std::max<std::uint32_t>(10, welcome->heartbeat_ms));
         liveness_ = std::max<std::uint32_t>(1, welcome->liveness);
+        next_heartbeat_ = Clock::now() + heartbeat_;  // the hub's interval from now on
         if (!joined_) options_.log("joined hub " + welcome->hub_id);
         joined_ = true;
         // Results the hub may not have seen (sent before a reconnect) go again; the hub takes
