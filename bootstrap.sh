@@ -16,7 +16,7 @@ esac
 packages=(
   g++ make cmake ccache pkg-config
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
-  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev
   python3 python3-zmq python3-msgpack
 )
 missing=()
