@@ -8,6 +8,7 @@
 // msgpack::object tree (whose size is then bounded by the input's size, and by unpack_limit).
 // Unknown keys are ignored; nil counts as absent for optional fields.
 #include "cadre/roles/messages.h"
+#include "cadre/transport/envelope.h"
 
 #include <msgpack.hpp>
 
@@ -157,62 +158,19 @@ std::string encode_verdict(const Verdict& v) {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-// Checks structure without allocating: one complete object, nesting bounded.
-struct StructureCheck {
-  std::size_t depth = 0;
-  bool first_seen = false;
-  bool top_is_map = false;
-  bool too_deep = false;
-  bool parse_error_seen = false;
-  bool insufficient = false;
-
-  void top(bool is_map) {
-    if (depth == 0 && !first_seen) {
-      first_seen = true;
-      top_is_map = is_map;
-    }
-  }
-  bool enter() {
-    if (++depth > kMaxDepth) {
-      too_deep = true;
-      return false;
-    }
-    return true;
-  }
-  bool visit_nil() { top(false); return true; }
-  bool visit_boolean(bool) { top(false); return true; }
-  bool visit_positive_integer(std::uint64_t) { top(false); return true; }
-  bool visit_negative_integer(std::int64_t) { top(false); return true; }
-  bool visit_float32(float) { top(false); return true; }
-  bool visit_float64(double) { top(false); return true; }
-  bool visit_str(const char*, std::uint32_t) { top(false); return true; }
-  bool visit_bin(const char*, std::uint32_t) { top(false); return true; }
-  bool visit_ext(const char*, std::uint32_t) { top(false); return true; }
-  bool start_array(std::uint32_t) { top(false); return enter(); }
-  bool start_array_item() { return true; }
-  bool end_array_item() { return true; }
-  bool end_array() { --depth; return true; }
-  bool start_map(std::uint32_t) { top(true); return enter(); }
-  bool start_map_key() { return true; }
-  bool end_map_key() { return true; }
-  bool start_map_value() { return true; }
-  bool end_map_value() { return true; }
-  bool end_map() { --depth; return true; }
-  void parse_error(std::size_t, std::size_t) { parse_error_seen = true; }
-  void insufficient_bytes(std::size_t, std::size_t) { insufficient = true; }
-};
-
+// Checks structure without allocating (transport's check): one complete map, nesting bounded.
 std::optional<Error> check_one_map(std::string_view bytes) {
-  if (bytes.empty()) return make_error("body is empty, expected a msgpack map");
-  StructureCheck check;
-  std::size_t off = 0;
-  const bool ok = msgpack::parse(bytes.data(), bytes.size(), off, check);
-  if (check.too_deep) return make_error("body is nested too deeply");
-  if (check.parse_error_seen) return make_error("body is not msgpack");
-  if (!ok || check.insufficient) return make_error("body is truncated");
-  if (off != bytes.size()) return make_error("body has trailing bytes after the map");
-  if (!check.top_is_map) return make_error("body is not a msgpack map");
-  return std::nullopt;
+  switch (transport::check_msgpack_map(bytes)) {
+    case transport::MapCheck::ok: return std::nullopt;
+    case transport::MapCheck::empty: return make_error("body is empty, expected a msgpack map");
+    case transport::MapCheck::too_deep: return make_error("body is nested too deeply");
+    case transport::MapCheck::not_msgpack: return make_error("body is not msgpack");
+    case transport::MapCheck::truncated: return make_error("body is truncated");
+    case transport::MapCheck::trailing_bytes:
+      return make_error("body has trailing bytes after the map");
+    case transport::MapCheck::not_a_map: return make_error("body is not a msgpack map");
+  }
+  return make_error("body is not a msgpack map");
 }
 
 using msgpack::type::object_type;

@@ -12,6 +12,7 @@
 #include "cadre/roles/messages.h"
 #include "cadre/transport/endpoint.h"
 #include "cadre/transport/envelope.h"
+#include "scripted_hub.h"
 
 namespace cadre::agents {
 namespace {
@@ -27,55 +28,7 @@ std::string ipc_endpoint(const std::string& tag) {
                         .string();
 }
 
-// A hub that speaks to exactly one agent, under the test's control.
-class ScriptedHub {
- public:
-  explicit ScriptedHub(const std::string& endpoint) {
-    auto router = transport::RouterEndpoint::bind(endpoint);
-    EXPECT_TRUE(router.ok()) << (router.ok() ? "" : router.error().to_string());
-    if (router.ok()) router_ = std::move(router.value());
-  }
-
-  // Waits for the next message of `kind` from the agent, skipping heartbeats.
-  std::optional<transport::Envelope> expect(MessageKind kind, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto inbound = router_->receive(20ms);
-      if (!inbound) continue;
-      peer_ = inbound->peer;
-      auto decoded = transport::decode_envelope(inbound->frame);
-      if (!decoded.ok()) continue;
-      if (decoded.envelope().kind == kind) return decoded.envelope();
-      seen_.push_back(decoded.envelope().kind);
-    }
-    return std::nullopt;
-  }
-
-  void send(MessageKind kind, std::string body) {
-    transport::Envelope envelope;
-    envelope.kind = kind;
-    envelope.msg_id = ++msg_id_;
-    envelope.sender = "scripted-hub";
-    envelope.body = std::move(body);
-    ASSERT_TRUE(router_->send(peer_, transport::encode_envelope(envelope)));
-  }
-
-  void welcome(std::uint32_t heartbeat_ms = 50) {
-    roles::Welcome welcome;
-    welcome.hub_id = "scripted-hub";
-    welcome.heartbeat_ms = heartbeat_ms;
-    welcome.liveness = 3;
-    send(MessageKind::welcome, roles::encode(welcome));
-  }
-
-  const std::vector<MessageKind>& seen() const { return seen_; }
-
- private:
-  std::unique_ptr<transport::RouterEndpoint> router_;
-  std::string peer_;
-  std::uint64_t msg_id_ = 0;
-  std::vector<MessageKind> seen_;
-};
+using testing::ScriptedHub;
 
 roles::TaskAssignment solve_task(std::uint32_t attempt) {
   roles::TaskAssignment task;
@@ -127,7 +80,7 @@ TEST(AgentProcess, JoinsAnswersAnAssignmentHeartbeatsAndExitsOnBye) {
   EXPECT_EQ(body->protocol, transport::kProtocolVersion);
   EXPECT_EQ(body->pid, ::getpid());
 
-  hub.welcome(/*heartbeat_ms=*/300);  // the agent tolerates 3 x 300 ms of hub silence
+  hub.welcome(300);  // the agent tolerates 3 x 300 ms of hub silence
   hub.send(MessageKind::assign, roles::encode(solve_task(0)));
   auto result = hub.expect(MessageKind::result, 5s);
   ASSERT_TRUE(result);
@@ -151,7 +104,7 @@ TEST(AgentProcess, AHubThatFallsSilentMakesTheAgentReconnectAndJoinAgain) {
   ScriptedHub hub(endpoint);
   RunningAgent agent(endpoint, 0.001);
   ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
-  hub.welcome(/*heartbeat_ms=*/50);
+  hub.welcome(50);
   // No heartbeats from this hub: after 3 x 50 ms the agent starts over with a new HELLO.
   ASSERT_TRUE(hub.expect(MessageKind::hello, 3s));
 }
@@ -161,7 +114,7 @@ TEST(AgentProcess, ACancelledTaskIsNeverAnswered) {
   ScriptedHub hub(endpoint);
   RunningAgent agent(endpoint, 0.02);  // a solve takes a few hundred ms
   ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
-  hub.welcome();
+  hub.welcome(500);
   hub.send(MessageKind::assign, roles::encode(solve_task(0)));
   hub.send(MessageKind::cancel, roles::encode(roles::Cancel{"g1", "s1", 0, "lease expired"}));
   hub.send(MessageKind::assign, roles::encode(solve_task(1)));
@@ -176,7 +129,7 @@ TEST(AgentProcess, ATaskGivenBackAfterItsCancelIsFinishedOnceNotStartedOver) {
   ScriptedHub hub(endpoint);
   RunningAgent agent(endpoint, 0.02);
   ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
-  hub.welcome(/*heartbeat_ms=*/1000);
+  hub.welcome(1000);
   hub.send(MessageKind::assign, roles::encode(solve_task(0)));
   hub.send(MessageKind::cancel, roles::encode(roles::Cancel{"g1", "s1", 0, "lease expired"}));
   hub.send(MessageKind::assign, roles::encode(solve_task(0)));

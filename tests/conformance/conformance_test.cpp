@@ -14,6 +14,7 @@
 #include "cadre/roles/messages.h"
 #include "cadre/transport/endpoint.h"
 #include "cadre/transport/envelope.h"
+#include "scripted_hub.h"
 
 namespace cadre::conformance {
 namespace {
@@ -64,64 +65,11 @@ class AgentUnderTest {
   bool exited_ = false;
 };
 
-// A hub that sends heartbeats while it waits, as a real one does.
-class ScriptedHub {
+// The hub side of every sequence: heartbeats and not_registered as a real hub.
+class ScriptedHub : public testing::ScriptedHub {
  public:
-  explicit ScriptedHub(const std::string& endpoint) {
-    auto router = transport::RouterEndpoint::bind(endpoint);
-    EXPECT_TRUE(router.ok());
-    if (router.ok()) router_ = std::move(router.value());
-  }
-
-  // Waits for a message of `kind`, heartbeating every 100 ms once the agent said HELLO; counts
-  // what else arrives. Like a real hub, it answers anything before HELLO with ERROR
-  // not_registered (how an agent learns that a restarted hub does not know it).
-  std::optional<transport::Envelope> expect(MessageKind kind, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    auto next_beat = std::chrono::steady_clock::now();
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (registered_ && std::chrono::steady_clock::now() >= next_beat) {
-        send_body(MessageKind::heartbeat, roles::encode_empty());
-        next_beat += 100ms;
-      }
-      auto inbound = router_->receive(20ms);
-      if (!inbound) continue;
-      peer_ = inbound->peer;
-      auto decoded = transport::decode_envelope(inbound->frame);
-      if (!decoded.ok()) continue;
-      const MessageKind arrived = decoded.envelope().kind;
-      if (arrived == MessageKind::hello) registered_ = true;
-      if (!registered_) {
-        send_body(MessageKind::error,
-                  roles::encode(roles::ErrorReply{"not_registered", "send HELLO first",
-                                                  decoded.envelope().msg_id}));
-        continue;
-      }
-      if (arrived == MessageKind::heartbeat) ++heartbeats_;
-      if (arrived == kind) return decoded.envelope();
-    }
-    return std::nullopt;
-  }
-
-  void send_body(MessageKind kind, std::string body, std::uint32_t version = 1) {
-    transport::Envelope envelope;
-    envelope.version = version;
-    envelope.kind = kind;
-    envelope.msg_id = ++msg_id_;
-    envelope.sender = "conformance-hub";
-    envelope.body = std::move(body);
-    router_->send(peer_, transport::encode_envelope(envelope));
-  }
-  void send_raw(const std::string& frame) { router_->send(peer_, frame); }
-  std::uint64_t last_msg_id() const { return msg_id_; }
-  int heartbeats() const { return heartbeats_; }
-
- private:
-  std::unique_ptr<transport::RouterEndpoint> router_;
-  std::string peer_;
-  std::uint64_t msg_id_ = 0;
-  int heartbeats_ = 0;
-  bool registered_ = false;
+  explicit ScriptedHub(const std::string& endpoint)
+      : testing::ScriptedHub(endpoint, Mode::like_a_hub) {}
 };
 
 roles::TaskAssignment solve(std::uint32_t attempt) {
@@ -139,16 +87,10 @@ roles::TaskAssignment solve(std::uint32_t attempt) {
   return task;
 }
 
-void welcome(ScriptedHub& hub) {
-  roles::Welcome body;
-  body.hub_id = "conformance-hub";
-  body.heartbeat_ms = 100;
-  body.liveness = 5;
-  hub.send_body(MessageKind::welcome, roles::encode(body));
-}
+void welcome(ScriptedHub& hub) { hub.welcome(/*heartbeat_ms=*/100, /*liveness=*/5); }
 
 void expect_task_answered(ScriptedHub& hub, std::uint32_t attempt) {
-  hub.send_body(MessageKind::assign, roles::encode(solve(attempt)));
+  hub.send(MessageKind::assign, roles::encode(solve(attempt)));
   auto result = hub.expect(MessageKind::result, 10s);
   ASSERT_TRUE(result) << "no RESULT for attempt " << attempt;
   auto outcome = roles::decode_outcome(result->body);
@@ -158,7 +100,7 @@ void expect_task_answered(ScriptedHub& hub, std::uint32_t attempt) {
   EXPECT_EQ(outcome->attempt, attempt);
   EXPECT_TRUE(outcome->ok) << outcome->error;
   EXPECT_TRUE(outcome->candidate.has_value());
-  hub.send_body(MessageKind::ack, roles::encode(roles::Ack{"g1", "s1", attempt, true}));
+  hub.send(MessageKind::ack, roles::encode(roles::Ack{"g1", "s1", attempt, true}));
 }
 
 struct Implementation {
@@ -210,7 +152,7 @@ TEST_P(Conformance, FollowsTheProtocolThroughAHubRestart) {
   expect_task_answered(*hub, 0);
 
   // A malformed ASSIGN is refused with ERROR bad_body, and the agent goes on.
-  hub->send_body(MessageKind::assign, std::string("\x81\xa7goal_id\xa2g1", 12));
+  hub->send(MessageKind::assign, std::string("\x81\xa7goal_id\xa2g1", 12));
   const std::uint64_t malformed_id = hub->last_msg_id();
   auto error = hub->expect(MessageKind::error, 5s);
   ASSERT_TRUE(error) << "no ERROR for a malformed ASSIGN";
@@ -220,7 +162,7 @@ TEST_P(Conformance, FollowsTheProtocolThroughAHubRestart) {
   EXPECT_EQ(refusal->ref_msg_id, malformed_id);
 
   // A frame of another protocol version is dropped; the agent still works.
-  hub->send_body(MessageKind::assign, roles::encode(solve(7)), /*version=*/2);
+  hub->send(MessageKind::assign, roles::encode(solve(7)), /*version=*/2);
   EXPECT_FALSE(hub->expect(MessageKind::result, 700ms)) << "answered a version-2 ASSIGN";
   expect_task_answered(*hub, 1);
 
@@ -233,7 +175,7 @@ TEST_P(Conformance, FollowsTheProtocolThroughAHubRestart) {
   expect_task_answered(*hub, 2);
 
   // BYE ends the agent cleanly.
-  hub->send_body(MessageKind::bye, roles::encode(roles::Bye{"done"}));
+  hub->send(MessageKind::bye, roles::encode(roles::Bye{"done"}));
   auto code = agent.wait_exit(10s);
   ASSERT_TRUE(code.has_value()) << "the agent did not exit on BYE";
   EXPECT_EQ(*code, 0);

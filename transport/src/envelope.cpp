@@ -222,6 +222,20 @@ DecodeResult decode_unchecked(std::string_view frame) {
 
 }  // namespace
 
+MapCheck check_msgpack_map(std::string_view bytes) {
+  if (bytes.empty()) return MapCheck::empty;
+  ElementProbe probe;
+  std::size_t offset = 0;
+  if (auto reason = probe_element(bytes, offset, probe)) {
+    if (*reason == DecodeFailure::Reason::bad_shape) return MapCheck::too_deep;
+    if (*reason == DecodeFailure::Reason::not_msgpack) return MapCheck::not_msgpack;
+    return MapCheck::truncated;
+  }
+  if (offset != bytes.size()) return MapCheck::trailing_bytes;
+  if (probe.type != ElementProbe::Type::map) return MapCheck::not_a_map;
+  return MapCheck::ok;
+}
+
 const char* kind_name(MessageKind kind) {
   switch (kind) {
     case MessageKind::hello: return "HELLO";

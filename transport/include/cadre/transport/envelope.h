@@ -81,4 +81,11 @@ class DecodeResult {
 
 DecodeResult decode_envelope(std::string_view frame);
 
+// Why some bytes are not exactly one msgpack map (nested at most 32 deep).
+enum class MapCheck { ok, empty, not_msgpack, truncated, too_deep, trailing_bytes, not_a_map };
+
+// Checks, without allocating, that `bytes` hold exactly one msgpack map. Bodies are checked with
+// this before anything unpacks them, so hostile size headers cost nothing.
+MapCheck check_msgpack_map(std::string_view bytes);
+
 }  // namespace cadre::transport
