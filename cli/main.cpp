@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   agent->add_option("--id", agent_args.id, "Agent id, unique in the team (e.g. coder-3)")
       ->required();
   agent->add_option("--role", agent_args.role, "planner | coder | critic | human")->required();
-  agent->add_option("--brain", agent_args.brain, "Brain kind (sim)");
+  agent->add_option("--brain", agent_args.brain, "Brain kind: sim, llm, exec or plugin");
   agent->add_option("--model", agent_args.model, "Pricing key of the brain's model")->required();
   agent->add_option("--capacity", agent_args.capacity, "Tasks run at once")
       ->check(CLI::Range(1u, 1024u));

@@ -71,6 +71,10 @@ int run_command(const RunArgs& args) {
     return kExitBadInput;
   }
   const runtime::Scenario& scenario = *loaded;
+  if (auto plugins = check_plugins(scenario); !plugins.ok()) {
+    print_error(plugins.error().to_string());
+    return kExitBadInput;
+  }
   if (auto reachable = check_llm_endpoints(scenario); !reachable.ok()) {
     print_error(reachable.error().to_string());
     return kExitFailure;

@@ -19,6 +19,7 @@
 
 #include <sys/wait.h>
 
+#include "cadre/agents/brain.h"
 #include "cadre/runtime/child_processes.h"
 
 namespace cadre::cli {
@@ -32,6 +33,18 @@ std::map<std::string, std::string> brain_params_for(const runtime::TeamEntry& en
     params["time_scale"] = scale;
   }
   return params;
+}
+
+Status check_plugins(const runtime::Scenario& scenario) {
+  for (const auto& entry : scenario.team) {
+    if (entry.brain.kind != "plugin") continue;
+    auto brain = agents::make_brain(entry.brain.kind, entry.role, entry.brain.model,
+                                    brain_params_for(entry, scenario));
+    if (!brain.ok())
+      return make_error("team role " + entry.role + ": " + brain.error().to_string(),
+                        scenario.source_path);
+  }
+  return {};
 }
 
 std::string agent_id_for(const std::string& role, std::uint32_t n) {

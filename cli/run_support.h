@@ -32,6 +32,11 @@ int run_and_wait(const std::vector<std::string>& argv, const std::string& log_pa
 // naming the endpoint, the role and the reason, so a run does not start only to fail every goal.
 Status check_llm_endpoints(const runtime::Scenario& scenario);
 
+// Before a run, and in `cadre validate`: every plugin brain loads, has the right ABI and entry
+// point, takes its role and initialises with its config. Fails naming the team role, the file
+// and the reason, so no agent starts with a plugin that cannot work.
+Status check_plugins(const runtime::Scenario& scenario);
+
 // runs/<scenario>-<local timestamp>
 std::string default_out_dir(const std::string& scenario_name);
 

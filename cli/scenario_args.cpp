@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "run_support.h"
 #include "scenario_args.h"
 
 namespace cadre::cli {
@@ -21,6 +22,10 @@ int validate_command(const ScenarioArgs& args) {
   auto scenario = load_from_args(args);
   if (!scenario.ok()) {
     print_error(scenario.error().to_string());
+    return kExitBadInput;
+  }
+  if (auto plugins = check_plugins(*scenario); !plugins.ok()) {
+    print_error(plugins.error().to_string());
     return kExitBadInput;
   }
   std::size_t agents = 0, subtasks = 0;

@@ -5,6 +5,7 @@
 
 #include "cadre/agents/exec_brain.h"
 #include "cadre/agents/llm_brain.h"
+#include "cadre/agents/plugin_brain.h"
 #include "cadre/agents/sim_brain.h"
 
 namespace cadre::agents {
@@ -27,7 +28,12 @@ Result<std::unique_ptr<Brain>> make_brain(const std::string& kind, const std::st
     if (!brain) return brain.error();
     return std::unique_ptr<Brain>(std::move(brain.value()));
   }
-  return make_error("unknown brain kind '" + kind + "' (known: sim, llm, exec)");
+  if (kind == "plugin") {
+    auto brain = PluginBrain::create(role, model, params);
+    if (!brain) return brain.error();
+    return std::unique_ptr<Brain>(std::move(brain.value()));
+  }
+  return make_error("unknown brain kind '" + kind + "' (known: sim, llm, exec, plugin)");
 }
 
 }  // namespace cadre::agents

@@ -9,6 +9,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -46,7 +48,7 @@ const std::vector<std::string> kTopKeys = {"name", "description", "seed", "team"
                                            "work", "pricing", "limits", "faults", "verify"};
 const std::vector<std::string> kTeamKeys = {"role", "count", "capacity", "brain"};
 const std::vector<std::string> kRoles = {"planner", "coder", "critic", "human"};
-const std::vector<std::string> kBrainKinds = {"sim", "llm", "exec", "process"};
+const std::vector<std::string> kBrainKinds = {"sim", "llm", "exec", "process", "plugin"};
 // The sim brain's parameters: the fields of agents::SimBrainParams except time_scale, which the
 // workflow sets for the whole team. Keep in step with agents/include/cadre/agents/sim_brain.h.
 enum class ParamRange {
@@ -55,6 +57,8 @@ enum class ParamRange {
   text,         // a string
   file,         // a string naming a file, resolved against the scenario file's folder
   string_list,  // a list of strings (or one string, split on spaces), stored as a JSON array
+  plugin_path,  // a plugin: a path with '/' (resolved like `file`) or a bare name, kept as it is
+  json_map,     // a map of anything, stored as a JSON object
 };
 struct ParamSpec {
   const char* name;
@@ -87,10 +91,14 @@ const std::vector<ParamSpec> kExecParams = {
 };
 // A process agent: a whole agent in any language, speaking docs/protocol.md (sdk/python).
 const std::vector<ParamSpec> kProcessParams = {{"command", ParamRange::string_list}};
+// A C++ plugin (agents/src/plugin_brain.cpp; docs/plugins.md).
+const std::vector<ParamSpec> kPluginParams = {{"path", ParamRange::plugin_path},
+                                              {"config", ParamRange::json_map}};
 const std::vector<ParamSpec>& params_of(const std::string& kind) {
   if (kind == "llm") return kLlmParams;
   if (kind == "process") return kProcessParams;
   if (kind == "exec") return kExecParams;
+  if (kind == "plugin") return kPluginParams;
   return kSimParams;
 }
 const std::vector<std::string> kWorkflowKeys = {"kind",        "samples",   "max_revisions",
@@ -133,7 +141,7 @@ bool valid_identifier(const std::string& s) {
   return true;
 }
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string in_quotes(const std::string& s) { return "\"" + s + "\""; }
 
 std::string position(const std::string& file, const YAML::Mark& mark) {
   if (mark.is_null() || mark.line < 0 || mark.column < 0) return file;
@@ -195,7 +203,7 @@ std::string describe(const YAML::Node& node) {
     case YAML::NodeType::Map: return "a map";
     case YAML::NodeType::Sequence: return "a list";
     case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return quoted(node.Scalar());
+    case YAML::NodeType::Scalar: return in_quotes(node.Scalar());
     case YAML::NodeType::Undefined: break;
   }
   return "nothing";
@@ -218,12 +226,12 @@ class MapView {
       const std::string name = it->first.Scalar();
       key.path = join_path(at.path, name);
       if (allowed != nullptr && !contains(*allowed, name)) {
-        std::string message = "unknown key " + quoted(name) + "; allowed keys: " + join(*allowed);
+        std::string message = "unknown key " + in_quotes(name) + "; allowed keys: " + join(*allowed);
         if (hint != nullptr) message += hint;
         doc.fail_at(key, message);
       }
       for (const auto& [existing, _] : entries_) {
-        if (existing == name) doc.fail_at(key, "duplicate key " + quoted(name));
+        if (existing == name) doc.fail_at(key, "duplicate key " + in_quotes(name));
       }
       keys_.push_back(key);
       entries_.emplace_back(name, doc.child(at, it->second, key.path));
@@ -296,7 +304,7 @@ double as_number(const Document& doc, const At& at) {
   auto text = plain_scalar(at);
   if (!text) doc.fail_at(at, "expected a number, got " + describe(at.node));
   auto value = parse_double(*text);
-  if (!value) doc.fail_at(at, "expected a number, got " + quoted(*text));
+  if (!value) doc.fail_at(at, "expected a number, got " + in_quotes(*text));
   return *value;
 }
 
@@ -311,12 +319,12 @@ std::uint64_t as_uint(const Document& doc, const At& at) {
   }
   bool all_digits = !digits.empty();
   for (char c : digits) all_digits = all_digits && c >= '0' && c <= '9';
-  if (!all_digits) doc.fail_at(at, "expected an integer, got " + quoted(*text));
-  if (negative) doc.fail_at(at, "expected a non-negative integer, got " + quoted(*text));
+  if (!all_digits) doc.fail_at(at, "expected an integer, got " + in_quotes(*text));
+  if (negative) doc.fail_at(at, "expected a non-negative integer, got " + in_quotes(*text));
   std::uint64_t value = 0;
   auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (ec != std::errc() || ptr != digits.data() + digits.size()) {
-    doc.fail_at(at, "integer too large: " + quoted(*text));
+    doc.fail_at(at, "integer too large: " + in_quotes(*text));
   }
   return value;
 }
@@ -352,7 +360,7 @@ std::string one_of(const Document& doc, const At& at, const std::vector<std::str
                    const char* what) {
   std::string v = as_string(doc, at);
   if (!contains(allowed, v)) {
-    doc.fail_at(at, std::string("unknown ") + what + " " + quoted(v) + "; known: " + join(allowed));
+    doc.fail_at(at, std::string("unknown ") + what + " " + in_quotes(v) + "; known: " + join(allowed));
   }
   return v;
 }
@@ -361,7 +369,7 @@ std::string identifier(const Document& doc, const At& at) {
   std::string v = as_string(doc, at);
   if (!valid_identifier(v)) {
     doc.fail_at(at, "must be non-empty and use only letters, digits, '_', '.' and '-', got " +
-                        quoted(v));
+                        in_quotes(v));
   }
   return v;
 }
@@ -446,6 +454,39 @@ std::string string_list_json(const Document& doc, const At& at) {
   return json + "]";
 }
 
+// A YAML value as JSON for a plugin's config: maps, lists, and scalars typed as YAML reads them
+// (unquoted true/false, null/~, and numbers keep their type; anything quoted is a string).
+nlohmann::json yaml_to_json(const Document& doc, const At& at) {
+  const YAML::Node& node = at.node;
+  if (node.IsMap()) {
+    nlohmann::json object = nlohmann::json::object();
+    for (const auto& item : node) {
+      const std::string key = item.first.IsScalar() ? item.first.Scalar() : std::string();
+      if (key.empty()) doc.fail_at(at, "config keys must be non-empty strings");
+      object[key] = yaml_to_json(doc, doc.child(at, item.second, join_path(at.path, key)));
+    }
+    return object;
+  }
+  if (node.IsSequence()) {
+    nlohmann::json array = nlohmann::json::array();
+    for (std::size_t i = 0; i < node.size(); ++i)
+      array.push_back(yaml_to_json(doc, doc.child(at, node[i], at.path + "[" + std::to_string(i) + "]")));
+    return array;
+  }
+  if (node.IsNull()) return nullptr;
+  const std::string text = node.Scalar();
+  if (node.Tag() == "!") return text;  // quoted
+  if (text == "true" || text == "True") return true;
+  if (text == "false" || text == "False") return false;
+  if (text == "null" || text == "~") return nullptr;
+  std::int64_t whole = 0;
+  const char* last = text.data() + text.size();
+  if (auto [ptr, ec] = std::from_chars(text.data(), last, whole); ec == std::errc() && ptr == last)
+    return whole;
+  if (auto number = parse_double(text)) return *number;
+  return text;
+}
+
 BrainConfig parse_brain(const Document& doc, const At& at, const std::string& role,
                         const Pricing& pricing) {
   // Check the kind before the other keys, so an unknown kind is reported as such rather than as
@@ -466,7 +507,7 @@ BrainConfig parse_brain(const Document& doc, const At& at, const std::string& ro
     if (role != "human" && pricing.models.count(b.model) == 0) {
       std::vector<std::string> known;
       for (const auto& [name, _] : pricing.models) known.push_back(name);
-      doc.fail_at(*v, "no price for model " + quoted(b.model) + " in pricing.models (priced: " +
+      doc.fail_at(*v, "no price for model " + in_quotes(b.model) + " in pricing.models (priced: " +
                           (known.empty() ? std::string("none") : join(known)) + ")");
     }
   } else if (role == "human") {
@@ -497,12 +538,26 @@ BrainConfig parse_brain(const Document& doc, const At& at, const std::string& ro
           break;
         }
         case ParamRange::string_list: stored = string_list_json(doc, value); break;
+        case ParamRange::plugin_path:
+          stored = as_string(doc, value);
+          if (stored.empty()) doc.fail_at(value, "must name a plugin file or plugin");
+          if (stored.find('/') != std::string::npos && stored.front() != '/' &&
+              !doc.base_dir().empty())
+            stored = doc.base_dir() + "/" + stored;
+          break;
+        case ParamRange::json_map:
+          if (!value.node.IsMap()) doc.fail_at(value, "expected a map, got " + describe(value.node));
+          stored = yaml_to_json(doc, value).dump();
+          break;
       }
       b.params[name] = stored;
     }
   }
   if (b.kind == "llm" && !b.params.count("base_url"))
     doc.fail_at(at, "an llm brain needs base_url (e.g. http://127.0.0.1:11434/v1)");
+  if (b.kind == "plugin" && !b.params.count("path"))
+    doc.fail_at(at, "a plugin brain needs path (a file such as plugins/my_brain.so, or the name "
+                    "of an installed plugin)");
   if ((b.kind == "exec" || b.kind == "process") && !b.params.count("command"))
     doc.fail_at(at, std::string(b.kind == "exec" ? "an exec" : "a process") +
                         " brain needs command (a list: [program, arg, ...])");
@@ -572,7 +627,7 @@ std::vector<GoalSpec> parse_goals(const Document& doc, const At& at) {
     At id_at = goal.require("id");
     g.id = identifier(doc, id_at);
     if (auto first = seen.find(g.id); first != seen.end()) {
-      doc.fail_at(id_at, "duplicate goal id " + quoted(g.id) + " (first defined at " +
+      doc.fail_at(id_at, "duplicate goal id " + in_quotes(g.id) + " (first defined at " +
                              first->second + ")");
     }
     seen.emplace(g.id, doc.where(id_at));
@@ -683,7 +738,16 @@ std::vector<GoalSpec> generate_goals(const GenerateSpec& spec, std::uint64_t see
 
 // ---- overrides -----------------------------------------------------------------------------
 
-std::vector<std::string> split_path(const std::string& path) {
+// "team.2.brain" or, as errors print paths, "team[2].brain".
+std::vector<std::string> split_path(const std::string& written) {
+  std::string path;
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    if (written[i] == '[') {
+      path += '.';
+    } else if (written[i] != ']') {
+      path += written[i];
+    }
+  }
   std::vector<std::string> out;
   std::size_t start = 0;
   while (true) {
@@ -714,7 +778,7 @@ void apply_override(YAML::Node root, const Override& ov, Origins& origins) {
   try {
     value = YAML::Load(ov.value);
   } catch (const YAML::Exception& e) {
-    fail(where, ov.path + ": cannot parse value " + quoted(ov.value) + ": " + e.msg);
+    fail(where, ov.path + ": cannot parse value " + in_quotes(ov.value) + ": " + e.msg);
   }
 
   std::vector<YAML::Node> current{root};
@@ -832,7 +896,7 @@ Scenario parse_root(const Document& doc, const At& root, long long seed_override
   if (sim_planner) {
     for (const auto& goal : s.goals)
       if (goal.subtasks.empty())
-        doc.fail_at(work.at(), "goal " + quoted(goal.id) +
+        doc.fail_at(work.at(), "goal " + in_quotes(goal.id) +
                                    " lists no subtasks, which a sim planner needs to plan from");
   }
   if (auto v = top.get("faults")) {
@@ -879,10 +943,10 @@ Result<Scenario> parse_checked(const std::string& yaml_text, const std::string& 
 Result<Override> parse_override(const std::string& text) {
   std::size_t eq = text.find('=');
   if (eq == std::string::npos) {
-    return make_error("override " + quoted(text) + ": expected key=value", "--set");
+    return make_error("override " + in_quotes(text) + ": expected key=value", "--set");
   }
   Override ov{text.substr(0, eq), text.substr(eq + 1)};
-  if (ov.path.empty()) return make_error("override " + quoted(text) + ": empty key", "--set");
+  if (ov.path.empty()) return make_error("override " + in_quotes(text) + ": empty key", "--set");
   return ov;
 }
 

@@ -246,6 +246,38 @@ TEST(ScenarioLoader, RealBrainParametersAreKeptForTheAgent) {
   EXPECT_EQ(llm->team[2].brain.params.at("prompt"), "dir/prompts/critic.md");
 }
 
+TEST(ScenarioLoader, APluginsConfigBecomesJsonWithYamlTypes) {
+  auto r = parse_scenario(
+      with("{kind: sim, model: m, tpr: 0.9}",
+           "{kind: plugin, model: m, path: plugins/x.so, config: {words: [TODO, '42'], n: 3, "
+           "ratio: 0.5, strict: true, none: ~, nested: {a: b}}}"),
+      "dir/t.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->team[2].brain.params.at("path"), "dir/plugins/x.so");
+  EXPECT_EQ(r->team[2].brain.params.at("config"),
+            R"({"n":3,"nested":{"a":"b"},"none":null,"ratio":0.5,"strict":true,"words":["TODO","42"]})");
+  // A bare name is a plugin to search for, not a file next to the scenario.
+  auto named = parse_scenario(with("{kind: sim, model: m, tpr: 0.9}",
+                                   "{kind: plugin, model: m, path: rubric_critic}"),
+                              "dir/t.yaml");
+  ASSERT_TRUE(named.ok()) << named.error().to_string();
+  EXPECT_EQ(named->team[2].brain.params.at("path"), "rubric_critic");
+  EXPECT_EQ(named->team[2].brain.params.count("config"), 0u);
+}
+
+TEST(ScenarioLoaderErrors, APluginNeedsAPathAndAMapConfig) {
+  expect_error(with("{kind: sim, model: m, tpr: 0.9}", "{kind: plugin, model: m}"), "t.yaml:11:12",
+               "team[2].brain: a plugin brain needs path");
+  expect_error(with("{kind: sim, model: m, tpr: 0.9}", "{kind: plugin, model: m, path: p, config: [1]}"),
+               "t.yaml:11:54", "team[2].brain.config: expected a map");
+}
+
+TEST(ScenarioLoader, OverridePathsMayUseTheBracketsErrorsPrint) {
+  auto r = parse_scenario(kBase, "t.yaml", {{"team[1].count", "5"}});
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->team[1].count, 5u);
+}
+
 TEST(ScenarioLoaderErrors, WrongTypeNamesTheFieldAndTheValue) {
   expect_error(with("capacity: 2", "capacity: two"), "t.yaml:8:15",
                "team[1].capacity: expected an integer, got \"two\"");
