@@ -35,15 +35,44 @@ struct SweepArgs {
   unsigned jobs = 2;
 };
 
+// Key options shared by the hub and the agent: a folder made by `cadre keys gen`, or files.
+struct KeyArgs {
+  std::string keys_dir;      // DIR: the hub reads DIR/hub.key and DIR/agents/*.pub; an agent
+                             // reads DIR/agents/<key_name>.key and DIR/hub.pub
+  std::string key_name = "agent";
+  std::string key_file;      // agent: its own NAME.key (instead of keys_dir)
+  std::string hub_key_file;  // agent: the hub's hub.pub (instead of keys_dir)
+  std::string allow;         // hub: an allow list (a folder of *.pub or a file of keys)
+  bool insecure = false;     // hub: allow a plain-text listen beyond loopback
+};
+
 struct AgentArgs {
   std::string hub;
-  std::string id;
+  std::string id;  // empty: ROLE-HOSTNAME-PID
   std::string role;
   std::string brain = "sim";
   std::string model;
   std::vector<std::string> brain_params;  // raw "key=value"
   unsigned capacity = 1;
+  bool capacity_given = false;
   double hub_timeout_s = 0;
+  ScenarioArgs scenario;  // path empty: brain from the options above
+  int entry = -1;         // team entry index in the scenario; -1: the first of `role`
+  KeyArgs keys;
+};
+
+struct HubArgs {
+  ScenarioArgs scenario;
+  std::string listen;
+  std::string out_dir;
+  double wait_s = 60;
+  bool quiet = false;
+  KeyArgs keys;
+};
+
+struct KeysGenArgs {
+  std::string dir;
+  std::vector<std::string> agents;  // key names; empty: one named "agent"
 };
 
 int validate_command(const ScenarioArgs& args);
@@ -51,6 +80,8 @@ int run_command(const RunArgs& args);
 int sim_command(const RunArgs& args);
 int sweep_command(const SweepArgs& args);
 int agent_command(const AgentArgs& args);
+int hub_command(const HubArgs& args);
+int keys_gen_command(const KeysGenArgs& args);
 
 // Prints "cadre: error: MESSAGE" to stderr.
 void print_error(const std::string& message);

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "launch_command.h"
 
 int main(int argc, char** argv) {
   using namespace cadre::cli;
@@ -75,20 +76,104 @@ int main(int argc, char** argv) {
   auto* agent = app.add_subcommand(
       "agent",
       "Run one agent process: connect to a hub, say HELLO, take tasks and answer them with its\n"
-      "brain until the hub says BYE. `cadre run` starts these; they can be started by hand.");
-  agent->add_option("--hub", agent_args.hub, "Hub endpoint, e.g. tcp://127.0.0.1:5555")
-      ->required();
-  agent->add_option("--id", agent_args.id, "Agent id, unique in the team (e.g. coder-3)")
+      "brain until the hub says BYE. `cadre run` starts these; on other hosts start them by hand\n"
+      "or from a job script, e.g.\n"
+      "  cadre agent --hub tcp://hub-host:5555 --scenario team.yaml --role coder --keys keys/\n"
+      "takes the brain, model and capacity of the scenario's coder entry.");
+  agent->add_option("--hub", agent_args.hub, "Hub endpoint, e.g. tcp://10.0.0.1:5555")
       ->required();
   agent->add_option("--role", agent_args.role, "planner | coder | critic | human")->required();
+  agent->add_option("--id", agent_args.id,
+                    "Agent id, unique in the team (default: ROLE-HOSTNAME-PID)");
+  agent->add_option("--scenario", agent_args.scenario.path,
+                    "Take brain, model, parameters and capacity from this scenario's team entry "
+                    "for --role");
+  agent->add_option("--entry", agent_args.entry,
+                    "With --scenario: the team entry's index (0-based), when a role has several");
+  agent->add_option("--set", agent_args.scenario.sets, "With --scenario: override a field");
   agent->add_option("--brain", agent_args.brain, "Brain kind: sim, llm, exec or plugin");
-  agent->add_option("--model", agent_args.model, "Pricing key of the brain's model")->required();
+  agent->add_option("--model", agent_args.model, "Pricing key of the brain's model");
   agent->add_option("--capacity", agent_args.capacity, "Tasks run at once")
       ->check(CLI::Range(1u, 1024u));
   agent->add_option("--brain-param", agent_args.brain_params,
                     "Brain parameter key=value, e.g. --brain-param skill=1.5 (repeatable)");
   agent->add_option("--hub-timeout", agent_args.hub_timeout_s,
                     "Exit with code 1 after this many seconds without a hub (0: never)");
+  agent->add_option("--keys", agent_args.keys.keys_dir,
+                    "Key folder from `cadre keys gen`: uses DIR/agents/<key-name>.key and "
+                    "DIR/hub.pub (CURVE encryption)");
+  agent->add_option("--key-name", agent_args.keys.key_name, "With --keys: the agent key's name (default: agent)");
+  agent->add_option("--key", agent_args.keys.key_file, "This agent's key file (NAME.key, mode 600)");
+  agent->add_option("--hub-key", agent_args.keys.hub_key_file, "The hub's public key file (hub.pub)");
+
+  HubArgs hub_args;
+  auto* hub = app.add_subcommand(
+      "hub",
+      "Run the hub alone, for agents started elsewhere (`cadre agent` on other hosts, Slurm\n"
+      "steps, containers). Waits for the team the scenario declares, runs the work, writes the\n"
+      "report and tells the agents BYE. Writes OUT/hub.endpoint once listening.\n"
+      "With --keys all traffic is CURVE-encrypted and only agents whose public keys are in\n"
+      "KEYS/agents (or --allow) may join; without keys only loopback addresses are allowed\n"
+      "unless --insecure.");
+  hub->add_option("scenario", hub_args.scenario.path, "Scenario YAML file")->required();
+  hub->add_option("--listen", hub_args.listen,
+                  "Where agents connect: tcp://ADDR:PORT (PORT may be * for any free port)")
+      ->required();
+  hub->add_option("--out", hub_args.out_dir, "Output folder (default: runs/<scenario>-<timestamp>)");
+  hub->add_option("--wait-s", hub_args.wait_s,
+                  "Seconds to wait for the team before giving up (default 60)")
+      ->check(CLI::Range(0.0, 86400.0));
+  hub->add_option("--keys", hub_args.keys.keys_dir,
+                  "Key folder from `cadre keys gen`: DIR/hub.key, allow list DIR/agents/*.pub");
+  hub->add_option("--allow", hub_args.keys.allow,
+                  "Allow list instead of KEYS/agents: a folder of *.pub or a file of keys");
+  hub->add_flag("--insecure", hub_args.keys.insecure,
+                "Allow listening beyond loopback without keys (plain text, anyone may join)");
+  hub->add_option("--seed", hub_args.scenario.seed, "Replace the scenario's seed");
+  hub->add_option("--set", hub_args.scenario.sets, "Override a field (repeatable)");
+  hub->add_flag("--quiet,-q", hub_args.quiet, "Print only the summary");
+
+  KeysGenArgs keys_args;
+  auto* keys = app.add_subcommand("keys", "CURVE keys for a hub and its agents");
+  keys->require_subcommand(1);
+  auto* keys_gen = keys->add_subcommand(
+      "gen",
+      "Make DIR/hub.key + hub.pub and DIR/agents/NAME.key + NAME.pub (secret files mode 600,\n"
+      "folders 700). Pairs that exist are kept, so it is safe to repeat.");
+  keys_gen->add_option("dir", keys_args.dir, "Folder for the keys")->required();
+  keys_gen->add_option("--agent", keys_args.agents,
+                       "Name of an agent key pair to make (repeatable; default: agent)");
+
+  LaunchArgs launch_args;
+  auto* launch = app.add_subcommand("launch", "Run a scenario as a job of a cluster scheduler");
+  launch->require_subcommand(1);
+  auto* launch_slurm = launch->add_subcommand(
+      "slurm",
+      "Run a scenario as one Slurm job: the hub on the allocation's first node, the team's\n"
+      "agents across its nodes (srun steps), CURVE keys made for the job in its folder. Submits\n"
+      "the job, follows it and prints the summary and the path of report.json; a job that fails\n"
+      "is reported with its id, state and Slurm's reason (exit 1). Ctrl-C cancels the job.");
+  launch_slurm->add_option("scenario", launch_args.scenario.path, "Scenario YAML file")->required();
+  launch_slurm->add_option("--nodes,-N", launch_args.nodes,
+                           "Nodes to allocate (default 1); the hub runs on the first")
+      ->check(CLI::Range(1u, 100000u));
+  launch_slurm->add_option("--partition,-p", launch_args.partition,
+                           "Slurm partition (default: the cluster's)");
+  launch_slurm->add_option("--time,-t", launch_args.time_limit,
+                           "Time limit in Slurm's format, e.g. 30, 2:00:00, 1-00:00:00 "
+                           "(default: the partition's)");
+  launch_slurm->add_option("--account,-A", launch_args.account,
+                           "Slurm account to charge (default: yours)");
+  launch_slurm->add_option("--out", launch_args.out_dir,
+                           "The job's folder, on a file system every node shares "
+                           "(default: runs/<scenario>-slurm-<timestamp>)");
+  launch_slurm->add_option("--seed", launch_args.scenario.seed, "Replace the scenario's seed");
+  launch_slurm->add_option("--set", launch_args.scenario.sets, "Override a field (repeatable)");
+  launch_slurm->add_option("--poll-s", launch_args.poll_s,
+                           "Seconds between job state checks (default 2)")
+      ->check(CLI::Range(0.1, 3600.0));
+  launch_slurm->add_flag("--dry-run", launch_args.dry_run,
+                         "Print the job script; create and submit nothing");
 
   try {
     app.parse(argc, argv);
@@ -108,7 +193,13 @@ int main(int argc, char** argv) {
     if (run->parsed()) return run_command(run_args);
     if (sim->parsed()) return sim_command(sim_args);
     if (sweep->parsed()) return sweep_command(sweep_args);
-    if (agent->parsed()) return agent_command(agent_args);
+    if (agent->parsed()) {
+      agent_args.capacity_given = agent->count("--capacity") > 0;
+      return agent_command(agent_args);
+    }
+    if (hub->parsed()) return hub_command(hub_args);
+    if (keys_gen->parsed()) return keys_gen_command(keys_args);
+    if (launch_slurm->parsed()) return launch_slurm_command(launch_args);
   } catch (const std::exception& e) {
     print_error(std::string("unexpected failure: ") + e.what());
     return kExitFailure;

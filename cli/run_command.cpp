@@ -21,19 +21,6 @@
 namespace cadre::cli {
 namespace {
 
-std::atomic<int> g_signal{0};
-
-void on_signal(int sig) { g_signal.store(sig); }
-
-void install_signal_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
-
 
 std::vector<std::string> agent_argv(const std::string& exe, const std::string& hub,
                                     const std::string& id, const runtime::TeamEntry& entry,
@@ -65,11 +52,8 @@ std::string scenario_folder(const runtime::Scenario& scenario) {
 }  // namespace
 
 int run_command(const RunArgs& args) {
-  auto loaded = load_from_args(args.scenario);
-  if (!loaded.ok()) {
-    print_error(loaded.error().to_string());
-    return kExitBadInput;
-  }
+  auto loaded = load_or_print(args.scenario);
+  if (!loaded) return kExitBadInput;
   const runtime::Scenario& scenario = *loaded;
   if (auto plugins = check_plugins(scenario); !plugins.ok()) {
     print_error(plugins.error().to_string());
@@ -82,22 +66,13 @@ int run_command(const RunArgs& args) {
   const std::string out_dir = args.out_dir.empty() ? default_out_dir(scenario.name) : args.out_dir;
   if (!make_out_dir(out_dir + "/agents")) return kExitFailure;
 
-  install_signal_handlers();
-  const auto started = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  };
-  auto say = [&](const std::string& line) {
-    if (args.quiet) return;
-    char stamp[24];
-    std::snprintf(stamp, sizeof stamp, "[%7.2fs] ", elapsed());
-    std::cout << stamp << line << std::endl;
-  };
+  install_stop_signals();
+  const RunLog say(args.quiet);
 
   runtime::ChildProcesses children;
   runtime::LiveHubOptions options;
   options.out_dir = out_dir;
-  options.interrupted = [] { return g_signal.load() != 0; };
+  options.interrupted = [] { return stop_signal() != 0; };
   options.on_idle = [&] {
     for (const auto& exit : children.reap()) say("agent " + exit.name + " " + exit.describe());
   };

@@ -1,5 +1,8 @@
 #include "run_support.h"
 
+#include <signal.h>
+
+#include <atomic>
 #include <iostream>
 #include <set>
 
@@ -45,6 +48,35 @@ Status check_plugins(const runtime::Scenario& scenario) {
                         scenario.source_path);
   }
   return {};
+}
+
+namespace {
+std::atomic<int> g_stop_signal{0};
+void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+}  // namespace
+
+void install_stop_signals() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int stop_signal() { return g_stop_signal.load(); }
+
+RunLog::RunLog(bool quiet) : quiet_(quiet), started_(std::chrono::steady_clock::now()) {}
+
+double RunLog::elapsed_s() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+}
+
+void RunLog::operator()(const std::string& line) const {
+  if (quiet_) return;
+  char stamp[24];
+  std::snprintf(stamp, sizeof stamp, "[%7.2fs] ", elapsed_s());
+  std::cout << stamp << line << std::endl;
 }
 
 std::string agent_id_for(const std::string& role, std::uint32_t n) {

@@ -2,6 +2,7 @@
 // output folders, child runs, and the end of a run (report, summary, exit code).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -36,6 +37,23 @@ Status check_llm_endpoints(const runtime::Scenario& scenario);
 // point, takes its role and initialises with its config. Fails naming the team role, the file
 // and the reason, so no agent starts with a plugin that cannot work.
 Status check_plugins(const runtime::Scenario& scenario);
+
+// SIGINT and SIGTERM set a flag (read with stop_signal()) instead of killing the process, so a
+// run can stop its agents and write a partial report; SIGPIPE is ignored.
+void install_stop_signals();
+int stop_signal();  // 0 until a stop signal arrived
+
+// "[  12.34s] line" on stdout, timed from construction; silent when quiet.
+class RunLog {
+ public:
+  explicit RunLog(bool quiet);
+  void operator()(const std::string& line) const;
+  double elapsed_s() const;
+
+ private:
+  bool quiet_;
+  std::chrono::steady_clock::time_point started_;
+};
 
 // runs/<scenario>-<local timestamp>
 std::string default_out_dir(const std::string& scenario_name);

@@ -18,12 +18,18 @@ Result<runtime::Scenario> load_from_args(const ScenarioArgs& args) {
   return runtime::load_scenario(args.path, overrides, args.seed);
 }
 
-int validate_command(const ScenarioArgs& args) {
-  auto scenario = load_from_args(args);
-  if (!scenario.ok()) {
-    print_error(scenario.error().to_string());
-    return kExitBadInput;
+std::optional<runtime::Scenario> load_or_print(const ScenarioArgs& args) {
+  auto loaded = load_from_args(args);
+  if (!loaded.ok()) {
+    print_error(loaded.error().to_string());
+    return std::nullopt;
   }
+  return std::move(loaded.value());
+}
+
+int validate_command(const ScenarioArgs& args) {
+  auto scenario = load_or_print(args);
+  if (!scenario) return kExitBadInput;
   if (auto plugins = check_plugins(*scenario); !plugins.ok()) {
     print_error(plugins.error().to_string());
     return kExitBadInput;

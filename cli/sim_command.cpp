@@ -10,11 +10,8 @@
 namespace cadre::cli {
 
 int sim_command(const RunArgs& args) {
-  auto loaded = load_from_args(args.scenario);
-  if (!loaded.ok()) {
-    print_error(loaded.error().to_string());
-    return kExitBadInput;
-  }
+  auto loaded = load_or_print(args.scenario);
+  if (!loaded) return kExitBadInput;
   const runtime::Scenario& scenario = *loaded;
   runtime::SimOptions options;
   if (!args.quiet && scenario.goals.size() <= 200)

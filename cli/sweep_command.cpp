@@ -77,11 +77,8 @@ std::string csv_escape(const std::string& text) {
 }  // namespace
 
 int sweep_command(const SweepArgs& args) {
-  auto base = load_from_args(args.scenario);
-  if (!base.ok()) {
-    print_error(base.error().to_string());
-    return kExitBadInput;
-  }
+  auto base = load_or_print(args.scenario);
+  if (!base) return kExitBadInput;
   if (args.seeds < 1) {
     print_error("--seeds must be at least 1");
     return kExitBadInput;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <queue>
 #include <set>
@@ -216,7 +217,9 @@ class AgentLoop {
     const auto silence = now - last_heard_;
     if (options_.hub_timeout_s > 0 &&
         silence > std::chrono::duration<double>(options_.hub_timeout_s)) {
-      options_.log("no hub for " + std::to_string(options_.hub_timeout_s) + " s; giving up");
+      char waited[32];
+      std::snprintf(waited, sizeof waited, "%g", options_.hub_timeout_s);
+      options_.log(std::string("no hub for ") + waited + " s; giving up");
       return 1;
     }
     if (joined_ && silence > heartbeat_ * liveness_) {
@@ -256,7 +259,8 @@ int run_agent(const AgentOptions& options) {
     options.log("bad brain: " + brain.error().to_string());
     return 2;
   }
-  auto dealer = transport::DealerEndpoint::connect(options.hub, options.agent_id);
+  auto dealer = transport::DealerEndpoint::connect(
+      options.hub, options.agent_id, options.security ? &*options.security : nullptr);
   if (!dealer.ok()) {
     options.log("cannot connect: " + dealer.error().to_string());
     return 2;

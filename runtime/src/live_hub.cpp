@@ -1,6 +1,7 @@
 #include "cadre/runtime/live_hub.h"
 
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <optional>
@@ -90,6 +91,7 @@ struct LiveHub::Impl {
   struct Peer {
     std::string identity;
     TimeUs last_seen = 0;
+    std::string role;
   };
   std::unordered_map<std::string, Peer> agents;               // agent id -> peer
   std::unordered_map<std::string, std::string> agent_of_peer;  // routing identity -> agent id
@@ -99,6 +101,7 @@ struct LiveHub::Impl {
   VerifierPool verifier{2};
   TimeUs next_heartbeat = 0;
   std::size_t goals_done = 0;
+  bool waiting_for_team = false;
 
   Impl(const Scenario& s, LiveHubOptions o)
       : scenario(s),
@@ -255,7 +258,9 @@ struct LiveHub::Impl {
       auto existing = agents.find(hello->agent_id);
       if (existing != agents.end() && existing->second.identity != inbound.peer)
         agent_of_peer.erase(existing->second.identity);
-      agents[hello->agent_id] = Peer{inbound.peer, t};
+      agents[hello->agent_id] = Peer{inbound.peer, t, hello->role};
+      if (waiting_for_team)
+        options.on_log("agent " + hello->agent_id + " (" + hello->role + ") joined");
       agent_of_peer[inbound.peer] = hello->agent_id;
       facts.agent_pids[hello->agent_id] = hello->pid;
       record(JsonLine()
@@ -305,16 +310,92 @@ struct LiveHub::Impl {
     }
   }
 
-  void on_timers(TimeUs t) {
-    if (t >= next_heartbeat) {
-      std::vector<std::string> silent;
-      for (const auto& [agent_id, peer] : agents)
-        if (t - peer.last_seen > silence_limit_us) silent.push_back(agent_id);
-      for (const auto& agent_id : silent) drop_agent(agent_id, "heartbeat", t);
-      for (const auto& [agent_id, peer] : agents)
-        send(peer.identity, MessageKind::heartbeat, roles::encode_empty());
-      next_heartbeat = t + heartbeat_us;
+  // Connections the authenticator refused since the last look: journaled and logged, with the
+  // peer's address. They never reach handle_frame, so they never get a task.
+  void collect_refusals(TimeUs t) {
+    for (const auto& refusal : router->take_refusals()) {
+      ++facts.messages.refused;
+      record(JsonLine()
+                 .field("ev", "refused")
+                 .field("address", refusal.address)
+                 .field("reason", refusal.reason),
+             t);
+      options.on_log("refused a connection from " +
+                     (refusal.address.empty() ? std::string("an unknown address") : refusal.address) +
+                     ": " + refusal.reason);
     }
+  }
+
+  // Joined agents per role, against what the scenario's team needs; empty when complete.
+  std::string team_shortfall() const {
+    std::map<std::string, std::uint32_t> needed, joined;
+    for (const auto& entry : scenario.team) needed[entry.role] += entry.count;
+    for (const auto& [agent_id, peer] : agents) ++joined[peer.role];
+    std::string missing;
+    for (const auto& [role, count] : needed) {
+      if (joined[role] >= count) continue;
+      missing += (missing.empty() ? "" : ", ") + role + " " + std::to_string(joined[role]) +
+                 " of " + std::to_string(count);
+    }
+    return missing;
+  }
+
+  // One turn of socket, refusals and heartbeats, without the core's timers (nothing has started).
+  void serve_once(std::chrono::milliseconds timeout) {
+    if (auto inbound = router->receive(timeout)) {
+      handle_frame(*inbound, now());
+      execute_pending(now());
+    }
+    const TimeUs t = now();
+    collect_refusals(t);
+    send_heartbeats(t);
+    (void)journal->flush();
+    options.on_idle();
+  }
+
+  Status wait_for_team(double timeout_s) {
+    const TimeUs deadline = now() + seconds_to_us(timeout_s);
+    waiting_for_team = true;
+    std::string missing = team_shortfall();
+    while (!missing.empty()) {
+      if (options.interrupted()) {
+        say_bye("interrupted");
+        return make_error("interrupted while waiting for the team (missing: " + missing + ")");
+      }
+      if (now() >= deadline) {
+        say_bye("team incomplete");
+        char waited[32];
+        std::snprintf(waited, sizeof waited, "%g", timeout_s);
+        return make_error(std::string("the team did not assemble within ") + waited +
+                          " s; missing: " + missing + " (agents connect to " +
+                          router->bound_endpoint() + ")");
+      }
+      serve_once(std::chrono::milliseconds(50));
+      missing = team_shortfall();
+    }
+    waiting_for_team = false;
+    return {};
+  }
+
+  void say_bye(const std::string& reason) {
+    for (const auto& [agent_id, peer] : agents)
+      send(peer.identity, MessageKind::bye, roles::encode(roles::Bye{reason}));
+    (void)journal->flush();
+  }
+
+  void send_heartbeats(TimeUs t) {
+    if (t < next_heartbeat) return;
+    std::vector<std::string> silent;
+    for (const auto& [agent_id, peer] : agents)
+      if (t - peer.last_seen > silence_limit_us) silent.push_back(agent_id);
+    for (const auto& agent_id : silent) drop_agent(agent_id, "heartbeat", t);
+    for (const auto& [agent_id, peer] : agents)
+      send(peer.identity, MessageKind::heartbeat, roles::encode_empty());
+    next_heartbeat = t + heartbeat_us;
+  }
+
+  void on_timers(TimeUs t) {
+    send_heartbeats(t);
     auto deadline = core.next_deadline();
     if (deadline && *deadline <= t) {
       auto commands = core.tick(t);
@@ -360,15 +441,14 @@ struct LiveHub::Impl {
         }
       }
       t = now();
+      collect_refusals(t);
       collect_verifications(t);
       on_timers(t);
       execute_pending(t);
       (void)journal->flush();
       options.on_idle();
     }
-    for (const auto& [agent_id, peer] : agents)
-      send(peer.identity, MessageKind::bye, roles::encode(roles::Bye{core.finish_reason()}));
-    (void)journal->flush();
+    say_bye(core.finish_reason());
     facts.wall_s = us_to_seconds(now() - start);
     return facts;
   }
@@ -377,7 +457,8 @@ struct LiveHub::Impl {
 Result<std::unique_ptr<LiveHub>> LiveHub::create(const Scenario& scenario,
                                                  LiveHubOptions options) {
   auto impl = std::make_unique<Impl>(scenario, std::move(options));
-  auto router = transport::RouterEndpoint::bind(impl->options.listen);
+  auto router = transport::RouterEndpoint::bind(
+      impl->options.listen, impl->options.security ? &*impl->options.security : nullptr);
   if (!router.ok()) return router.error();
   impl->router = std::move(router.value());
   auto journal = Journal::create(impl->options.out_dir + "/journal.jsonl");
@@ -390,6 +471,7 @@ LiveHub::LiveHub(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LiveHub::~LiveHub() = default;
 const std::string& LiveHub::endpoint() const { return impl_->router->bound_endpoint(); }
 RunFacts LiveHub::run() { return impl_->run(); }
+Status LiveHub::wait_for_team(double timeout_s) { return impl_->wait_for_team(timeout_s); }
 const HubCore& LiveHub::core() const { return impl_->core; }
 
 }  // namespace cadre::runtime

@@ -147,7 +147,8 @@ std::string report_json(const HubCore& core, const RunFacts& facts) {
       {"messages",
        {{"sent", facts.messages.sent},
         {"received", facts.messages.received},
-        {"malformed", facts.messages.malformed}}},
+        {"malformed", facts.messages.malformed},
+        {"refused", facts.messages.refused}}},
   };
   if (facts.real_s >= 0) report["time"]["real_s"] = round6(facts.real_s);
   return report.dump(2);

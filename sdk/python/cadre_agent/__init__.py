@@ -10,6 +10,9 @@ and leaving on BYE.
     def review(task):
         return {"verdict": {"accept": True, "score": 1.0, "feedback": "fine"}}
     run_agent(review)          # hub, id, role, model, capacity from CADRE_* variables or arguments
+
+With CURVE keys (a hub started with `cadre hub --keys DIR`), give the agent its key file and the
+hub's public key file: key_file= / hub_key_file=, or CADRE_KEY_FILE / CADRE_HUB_KEY_FILE.
 """
 
 import os
@@ -23,6 +26,31 @@ PROTOCOL_VERSION = 1
 HELLO, WELCOME, HEARTBEAT, ASSIGN, RESULT, ACK, ERROR, BYE, CANCEL = range(1, 10)
 
 
+def read_key_file(path, need_secret):
+    """Reads a cadre key file (`public-key = Z85` / `secret-key = Z85` lines; docs/cluster.md).
+
+    A file holding a secret must not be readable by group or others (like ssh, it is refused).
+    Returns (public, secret or None) as bytes.
+    """
+    if need_secret and os.stat(path).st_mode & 0o077:
+        raise ValueError("%s: key file is readable by others (mode %o); run: chmod 600 %s"
+                         % (path, os.stat(path).st_mode & 0o777, path))
+    fields = {}
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or key.strip() not in ("public-key", "secret-key") or len(value.strip()) != 40:
+                raise ValueError("%s:%d: expected 'public-key = <40 Z85 characters>' or "
+                                 "'secret-key = ...'" % (path, number))
+            fields[key.strip()] = value.strip().encode()
+    if "public-key" not in fields or (need_secret and "secret-key" not in fields):
+        raise ValueError("%s: lacks its %s" % (path, "secret-key" if need_secret else "public-key"))
+    return fields["public-key"], fields.get("secret-key")
+
+
 def _log(agent_id, text):
     print("[%s] %s" % (agent_id, text), file=sys.stderr, flush=True)
 
@@ -30,13 +58,14 @@ def _log(agent_id, text):
 class Agent:
     """One connection to a hub. Use run_agent() unless you need the pieces."""
 
-    def __init__(self, hub, agent_id, role, model, capacity=1, brain="process"):
+    def __init__(self, hub, agent_id, role, model, capacity=1, brain="process", curve=None):
         self.hub = hub
         self.agent_id = agent_id
         self.role = role
         self.model = model
         self.capacity = capacity
         self.brain = brain
+        self.curve = curve  # (public, secret, server_public) as Z85 bytes, or None
         self.context = zmq.Context.instance()
         self.socket = None
         self.next_msg_id = 1
@@ -55,6 +84,11 @@ class Agent:
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.RECONNECT_IVL, 100)
         self.socket.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        if self.curve is not None:
+            public, secret, server_public = self.curve
+            self.socket.setsockopt(zmq.CURVE_PUBLICKEY, public)
+            self.socket.setsockopt(zmq.CURVE_SECRETKEY, secret)
+            self.socket.setsockopt(zmq.CURVE_SERVERKEY, server_public)
         self.socket.connect(self.hub)
 
     def send(self, kind, body):
@@ -100,16 +134,30 @@ class Agent:
 
 
 def run_agent(handler, hub=None, agent_id=None, role=None, model=None, capacity=None,
-              hub_timeout_s=30.0):
+              hub_timeout_s=30.0, key_file=None, hub_key_file=None):
     """Runs an agent until the hub says BYE (returns 0) or is silent for hub_timeout_s (returns 1).
 
     Arguments default to the environment that `cadre run` sets for process brains:
-    CADRE_HUB, CADRE_AGENT_ID, CADRE_ROLE, CADRE_MODEL, CADRE_CAPACITY.
+    CADRE_HUB, CADRE_AGENT_ID, CADRE_ROLE, CADRE_MODEL, CADRE_CAPACITY; and, for a hub with
+    CURVE keys, CADRE_KEY_FILE and CADRE_HUB_KEY_FILE. A bad key file exits with code 2.
     """
     env = os.environ
+    key_file = key_file or env.get("CADRE_KEY_FILE")
+    hub_key_file = hub_key_file or env.get("CADRE_HUB_KEY_FILE")
+    curve = None
+    if key_file or hub_key_file:
+        try:
+            if not (key_file and hub_key_file):
+                raise ValueError("CURVE needs both the agent's key file and the hub's public key file")
+            public, secret = read_key_file(key_file, need_secret=True)
+            server_public, _ = read_key_file(hub_key_file, need_secret=False)
+        except (OSError, ValueError) as error:
+            print("cadre agent: error: %s" % error, file=sys.stderr, flush=True)
+            return 2
+        curve = (public, secret, server_public)
     agent = Agent(hub or env["CADRE_HUB"], agent_id or env["CADRE_AGENT_ID"],
                   role or env["CADRE_ROLE"], model or env.get("CADRE_MODEL", "process"),
-                  int(capacity or env.get("CADRE_CAPACITY", "1")))
+                  int(capacity or env.get("CADRE_CAPACITY", "1")), curve=curve)
     agent.hello()
     last_heard = time.monotonic()
     next_heartbeat = time.monotonic()

@@ -9,7 +9,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+
+#include "cadre/transport/endpoint.h"
 
 namespace cadre::agents {
 
@@ -21,6 +24,9 @@ struct AgentOptions {
   std::string model;
   std::map<std::string, std::string> brain_params;
   std::uint32_t capacity = 1;
+  // With a value, the connection is CURVE-encrypted with this key pair, and the hub must prove it
+  // holds the secret of `server_public_key`; reconnects use it too.
+  std::optional<transport::ClientSecurity> security;
   // Give up (exit 1) after this long without hearing from any hub; 0 = never.
   double hub_timeout_s = 0.0;
   // Polled every loop iteration; true makes the agent say BYE and exit 0.

@@ -5,12 +5,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cadre/result.h"
 #include "cadre/runtime/hub_core.h"
 #include "cadre/runtime/report.h"
 #include "cadre/runtime/scenario.h"
+#include "cadre/transport/endpoint.h"
 
 namespace cadre::runtime {
 
@@ -24,6 +26,12 @@ struct LiveHubOptions {
   std::function<void()> on_idle = [] {};
   // Called with a one-line progress note when a goal ends.
   std::function<void(const std::string&)> on_progress = [](const std::string&) {};
+  // Called with events worth a log line that are not progress: agents joining while the hub
+  // waits for its team, connections refused by authentication (with the peer's address).
+  std::function<void(const std::string&)> on_log = [](const std::string&) {};
+  // With a value, all traffic is CURVE-encrypted and only agents whose public key is in
+  // `allowed_clients` get through the handshake (ZAP); others are refused before any message.
+  std::optional<transport::ServerSecurity> security;
 };
 
 class LiveHub {
@@ -34,6 +42,12 @@ class LiveHub {
 
   // The endpoint agents should connect to (the bound port resolved).
   const std::string& endpoint() const;
+
+  // Optional, before run(): serves HELLOs and heartbeats until the team the scenario declares has
+  // joined — for every role, as many agents as its team entries count. Fails after `timeout_s`
+  // naming each role that is short (joined/needed), after telling the agents that came BYE.
+  // Also fails if `interrupted` says so.
+  Status wait_for_team(double timeout_s);
 
   // Runs until every goal has ended, a limit stops the run, or `interrupted` says so. Tells the
   // agents BYE on the way out. Returns what the report needs beyond the core.

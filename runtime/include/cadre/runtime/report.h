@@ -15,6 +15,7 @@ struct MessageStats {
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
   std::uint64_t malformed = 0;  // frames that did not decode, or bodies that did not
+  std::uint64_t refused = 0;    // connections refused by authentication (CURVE/ZAP)
 };
 
 // What the shell knows that the core does not.
