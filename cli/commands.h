@@ -24,6 +24,7 @@ struct RunArgs {
   ScenarioArgs scenario;
   std::string out_dir;  // empty: runs/<scenario>-<timestamp>
   bool quiet = false;
+  std::string resume_dir;  // continue the run in this folder (scenario from its run.json)
 };
 
 struct SweepArgs {
@@ -68,6 +69,7 @@ struct HubArgs {
   double wait_s = 60;
   bool quiet = false;
   KeyArgs keys;
+  std::string resume_dir;
 };
 
 struct KeysGenArgs {

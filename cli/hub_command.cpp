@@ -11,7 +11,10 @@
 
 namespace cadre::cli {
 
-int hub_command(const HubArgs& args) {
+int hub_command(const HubArgs& given) {
+  HubArgs args = given;
+  if (!apply_resume(args.resume_dir, args.scenario, args.out_dir)) return kExitBadInput;
+  const bool resuming = !args.resume_dir.empty();
   auto loaded = load_or_print(args.scenario);
   if (!loaded) return kExitBadInput;
   const runtime::Scenario& scenario = *loaded;
@@ -22,6 +25,12 @@ int hub_command(const HubArgs& args) {
   }
   const std::string out_dir = args.out_dir.empty() ? default_out_dir(scenario.name) : args.out_dir;
   if (!make_out_dir(out_dir)) return kExitFailure;
+  if (!resuming) {
+    if (auto recorded = write_run_record(out_dir, args.scenario); !recorded.ok()) {
+      print_error(recorded.error().to_string());
+      return kExitFailure;
+    }
+  }
 
   install_stop_signals();
   const RunLog say(args.quiet);
@@ -29,6 +38,7 @@ int hub_command(const HubArgs& args) {
   options.listen = args.listen;
   options.out_dir = out_dir;
   options.security = *security;
+  options.resume = resuming;
   options.interrupted = [] { return stop_signal() != 0; };
   const bool chatty = scenario.goals.size() <= 200;
   options.on_progress = [&](const std::string& line) {

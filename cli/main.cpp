@@ -32,7 +32,11 @@ int main(int argc, char** argv) {
       "Run a scenario live: start the hub, spawn every agent as its own process, run the work,\n"
       "stop every process, print a summary and write report.json, goals.jsonl and\n"
       "journal.jsonl into the output folder. Ctrl-C stops cleanly with a partial report.");
-  run->add_option("scenario", run_args.scenario.path, "Scenario YAML file")->required();
+  run->add_option("scenario", run_args.scenario.path, "Scenario YAML file");
+  run->add_option("--resume", run_args.resume_dir,
+                  "Continue the run in this folder after a crash: rebuild its state from its "
+                  "journal (finished work stays finished, work in flight is given out again) "
+                  "and run to the end with new agents");
   run->add_option("--out", run_args.out_dir,
                   "Output folder (default: runs/<scenario>-<timestamp>)");
   run->add_option("--seed", run_args.scenario.seed, "Replace the scenario's seed");
@@ -115,7 +119,10 @@ int main(int argc, char** argv) {
       "With --keys all traffic is CURVE-encrypted and only agents whose public keys are in\n"
       "KEYS/agents (or --allow) may join; without keys only loopback addresses are allowed\n"
       "unless --insecure.");
-  hub->add_option("scenario", hub_args.scenario.path, "Scenario YAML file")->required();
+  hub->add_option("scenario", hub_args.scenario.path, "Scenario YAML file");
+  hub->add_option("--resume", hub_args.resume_dir,
+                  "Continue the run in this folder after the hub died: rebuild its state from "
+                  "its journal and wait for the agents again (they reconnect by themselves)");
   hub->add_option("--listen", hub_args.listen,
                   "Where agents connect: tcp://ADDR:PORT (PORT may be * for any free port)")
       ->required();

@@ -1,6 +1,7 @@
 // `cadre run`: a live run on this machine. The hub runs in this process; every agent is a child
 // process (`cadre agent ...`) connected over ZeroMQ on loopback TCP.
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,11 +10,13 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "cadre/agents/exec_brain.h"
 #include "cadre/runtime/child_processes.h"
 #include "cadre/runtime/live_hub.h"
 #include "cadre/runtime/report.h"
+#include "cadre/runtime/supervisor.h"
 #include "commands.h"
 #include "scenario_args.h"
 #include "run_support.h"
@@ -49,9 +52,29 @@ std::string scenario_folder(const runtime::Scenario& scenario) {
   return slash == std::string::npos ? std::string(".") : scenario.source_path.substr(0, slash);
 }
 
+// How to start one agent, kept so that a restart starts it exactly as the first time (same id,
+// argv, environment and folder; output appended to the same log).
+struct AgentLaunch {
+  std::string id;
+  std::string role;
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::string workdir;
+  std::string log_path;
+};
+
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", seconds);
+  return text;
+}
+
 }  // namespace
 
-int run_command(const RunArgs& args) {
+int run_command(const RunArgs& given) {
+  RunArgs args = given;
+  if (!apply_resume(args.resume_dir, args.scenario, args.out_dir)) return kExitBadInput;
+  const bool resuming = !args.resume_dir.empty();
   auto loaded = load_or_print(args.scenario);
   if (!loaded) return kExitBadInput;
   const runtime::Scenario& scenario = *loaded;
@@ -65,17 +88,77 @@ int run_command(const RunArgs& args) {
   }
   const std::string out_dir = args.out_dir.empty() ? default_out_dir(scenario.name) : args.out_dir;
   if (!make_out_dir(out_dir + "/agents")) return kExitFailure;
+  if (!resuming) {
+    if (auto recorded = write_run_record(out_dir, args.scenario); !recorded.ok()) {
+      print_error(recorded.error().to_string());
+      return kExitFailure;
+    }
+  }
 
   install_stop_signals();
   const RunLog say(args.quiet);
 
   runtime::ChildProcesses children;
+  // Agent processes that die while the run goes on are restarted (scenario `supervision:`); the
+  // supervisor's clock is the run log's (seconds since the start of the command).
+  runtime::Supervisor supervisor(scenario.supervision);
+  std::map<std::string, AgentLaunch> launches;
+  std::set<std::string> needed_roles;  // every role of the team is needed while goals are open
+  for (const auto& entry : scenario.team) needed_roles.insert(entry.role);
+  const runtime::LiveHub* live = nullptr;  // set once the hub exists; on_idle runs inside run()
+
+  auto start_agent = [&](const AgentLaunch& launch) {
+    return children.spawn(launch.id, launch.argv, launch.log_path, launch.env, launch.workdir);
+  };
+  // A death: the supervisor answers restart (later, from on_idle) or give up.
+  auto on_death = [&](const std::string& id, double t) {
+    auto decision = supervisor.died(id, t);
+    if (!decision.ok()) {
+      say("supervision: " + decision.error().to_string());
+    } else if (decision->restart) {
+      say("agent " + id + " restarts in " + seconds_text(decision->delay_s) + " s (restart " +
+          std::to_string(decision->restarts_in_period + 1) + " of at most " +
+          std::to_string(scenario.supervision.max_restarts) + " within " +
+          seconds_text(scenario.supervision.period_s) + " s)");
+    } else {
+      say("agent " + id + " left down: " + decision->reason);
+    }
+  };
+
   runtime::LiveHubOptions options;
   options.out_dir = out_dir;
+  options.resume = resuming;  // (--resume: the journal in out_dir is replayed first)
+  options.on_log = [&](const std::string& line) { say(line); };
   options.interrupted = [] { return stop_signal() != 0; };
   options.on_idle = [&] {
-    for (const auto& exit : children.reap()) say("agent " + exit.name + " " + exit.describe());
+    const double t = say.elapsed_s();
+    const auto exits = children.reap();
+    // Once every goal has ended or a stop signal arrived, agents leave as part of the shutdown:
+    // those exits are not deaths (looked at after reaping, so an exit that raced a Ctrl-C is
+    // taken for part of it). Before that, any exit is a death, a clean one included: the hub
+    // tells agents BYE only when the run is over.
+    const bool shutting_down = stop_signal() != 0 || (live != nullptr && live->core().finished());
+    for (const auto& exit : exits) {
+      const bool clean = WIFEXITED(exit.status) && WEXITSTATUS(exit.status) == 0;
+      say("agent " + exit.name + " " + exit.describe() +
+          (clean && !shutting_down ? " while the run was going on" : ""));
+      if (!shutting_down) on_death(exit.name, t);
+    }
+    if (shutting_down) return;
+    for (const auto& id : supervisor.due(t)) {
+      const AgentLaunch& launch = launches.at(id);
+      auto pid = start_agent(launch);
+      (void)supervisor.restarted(id, t);  // due() listed it: a restart is pending
+      if (pid.ok()) {
+        say("agent " + id + " restarted (pid " + std::to_string(*pid) + ")");
+      } else {
+        // Counted as a restart that died at once, so a process that cannot start is given up.
+        say("cannot restart agent " + id + ": " + pid.error().to_string());
+        on_death(id, t);
+      }
+    }
   };
+  options.failure = [&] { return supervisor.failure(needed_roles); };
   const bool chatty = scenario.goals.size() <= 200;
   options.on_progress = [&](const std::string& line) {
     if (chatty) say(line);
@@ -85,6 +168,7 @@ int run_command(const RunArgs& args) {
     print_error(hub.error().to_string());
     return kExitFailure;
   }
+  live = hub->get();
 
   // Tools and tests that want to talk to this hub find its address here.
   {
@@ -102,38 +186,46 @@ int run_command(const RunArgs& args) {
     say("note: the scenario's faults: section is injected only by `cadre sim`; a live run has "
         "real faults and ignores it");
 
+  // Every agent's launch is worked out before any starts, so a bad command starts nothing.
   const std::string exe = self_executable();
+  std::vector<std::string> order;
   std::map<std::string, std::uint32_t> next_index;
   for (const auto& entry : scenario.team) {
     for (std::uint32_t i = 0; i < entry.count; ++i) {
-      const std::string id = agent_id_for(entry.role, ++next_index[entry.role]);
-      Result<pid_t> pid = make_error("not started");
+      AgentLaunch launch;
+      launch.id = agent_id_for(entry.role, ++next_index[entry.role]);
+      launch.role = entry.role;
+      launch.log_path = out_dir + "/agents/" + launch.id + ".log";
       if (entry.brain.kind == "process") {
         // An agent in any language: its own command, told where the hub is through CADRE_*
         // variables, running in the scenario file's folder (so relative paths work).
         auto command = agents::parse_exec_params({{"command", entry.brain.params.at("command")}});
         if (!command.ok()) {
           print_error("team role " + entry.role + ": " + command.error().to_string());
-          children.stop_all(std::chrono::milliseconds(500));
           return kExitBadInput;
         }
-        const std::map<std::string, std::string> env = {
-            {"CADRE_HUB", (*hub)->endpoint()},    {"CADRE_AGENT_ID", id},
-            {"CADRE_ROLE", entry.role},           {"CADRE_MODEL", entry.brain.model},
-            {"CADRE_CAPACITY", std::to_string(entry.capacity)}};
-        pid = children.spawn(id, command->command, out_dir + "/agents/" + id + ".log", env,
-                             scenario_folder(scenario));
+        launch.argv = command->command;
+        launch.env = {{"CADRE_HUB", (*hub)->endpoint()},    {"CADRE_AGENT_ID", launch.id},
+                      {"CADRE_ROLE", entry.role},           {"CADRE_MODEL", entry.brain.model},
+                      {"CADRE_CAPACITY", std::to_string(entry.capacity)}};
+        launch.workdir = scenario_folder(scenario);
       } else {
-        pid = children.spawn(
-            id, agent_argv(exe, (*hub)->endpoint(), id, entry, scenario, out_dir + "/agents"),
-            out_dir + "/agents/" + id + ".log");
+        launch.argv =
+            agent_argv(exe, (*hub)->endpoint(), launch.id, entry, scenario, out_dir + "/agents");
       }
-      if (!pid.ok()) {
-        print_error("cannot start agent " + id + ": " + pid.error().to_string());
-        children.stop_all(std::chrono::milliseconds(500));
-        return kExitFailure;
-      }
+      order.push_back(launch.id);
+      launches.emplace(launch.id, std::move(launch));
     }
+  }
+  for (const auto& id : order) {
+    const AgentLaunch& launch = launches.at(id);
+    auto pid = start_agent(launch);
+    if (!pid.ok()) {
+      print_error("cannot start agent " + id + ": " + pid.error().to_string());
+      children.stop_all(std::chrono::milliseconds(500));
+      return kExitFailure;
+    }
+    (void)supervisor.add(id, launch.role, say.elapsed_s());  // ids are unique: role-n
   }
 
   runtime::RunFacts facts = (*hub)->run();
@@ -142,6 +234,7 @@ int run_command(const RunArgs& args) {
       say("agent " + exit.name + " " + exit.describe());
   }
 
+  facts.agent_restarts = supervisor.restart_counts();
   return finish_run(out_dir, (*hub)->core(), facts);
 }
 

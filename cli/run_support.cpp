@@ -127,6 +127,10 @@ int finish_run(const std::string& out_dir, const runtime::HubCore& core,
   }
   std::cout << "  report     " << out_dir << "/report.json\n" << std::endl;
   if (facts.interrupted) return kExitInterrupted;
+  if (!facts.failure.empty()) {
+    print_error("the run stopped: " + facts.failure);
+    return kExitFailure;
+  }
   if (!core.all_goals_ended()) return kExitLimit;
   return kExitOk;
 }

@@ -62,7 +62,8 @@ std::string default_out_dir(const std::string& scenario_name);
 bool make_out_dir(const std::string& dir);
 
 // Writes the report into `out_dir`, prints the summary table, and returns the exit code of the
-// run: 0 all goals ended, 3 stopped by a limit, 130 interrupted, 1 if the report was not written.
+// run: 0 all goals ended, 3 stopped by a limit, 130 interrupted, 1 if the run failed
+// (RunFacts::failure) or the report was not written.
 int finish_run(const std::string& out_dir, const runtime::HubCore& core,
                const runtime::RunFacts& facts);
 

@@ -16,4 +16,18 @@ Result<runtime::Scenario> load_from_args(const ScenarioArgs& args);
 // command then exits with kExitBadInput).
 std::optional<runtime::Scenario> load_or_print(const ScenarioArgs& args);
 
+// For `--resume DIR`: the scenario and output folder become those of the run in DIR, whose
+// journal must not be damaged in the middle (runtime::check_resumable). Without
+// --resume, a scenario file is required. Prints the error and returns false on bad input (the
+// command exits with kExitBadInput).
+bool apply_resume(const std::string& resume_dir, ScenarioArgs& scenario, std::string& out_dir);
+
+// DIR/run.json: what a run was started with (scenario file, --set, --seed, the file's checksum),
+// so `--resume DIR` continues it with the same scenario.
+Status write_run_record(const std::string& dir, const ScenarioArgs& args);
+
+// The ScenarioArgs of the run in `dir`. Fails when run.json is missing or unreadable, or when
+// the scenario file has changed since the run began (a resumed run must replay the same work).
+Result<ScenarioArgs> read_run_record(const std::string& dir);
+
 }  // namespace cadre::cli

@@ -1,7 +1,12 @@
 #include "cadre/runtime/journal.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -19,6 +24,21 @@ std::array<std::uint32_t, 256> make_crc_table() {
   return table;
 }
 
+std::int64_t monotonic_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// A record longer than this is damage, not a record (frames are at most 4 MiB; a record holds one).
+constexpr std::size_t kMaxRecordBytes = 64u << 20;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
 }  // namespace
 
 std::uint32_t crc32(std::string_view bytes) {
@@ -28,36 +48,118 @@ std::uint32_t crc32(std::string_view bytes) {
   return c ^ 0xFFFFFFFFu;
 }
 
-Result<std::unique_ptr<Journal>> Journal::create(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr)
-    return make_error(std::string("cannot create journal: ") + std::strerror(errno), path);
-  return std::unique_ptr<Journal>(new Journal(path, file));
+std::string format_journal_record(std::string_view json_object) {
+  char head[32];
+  const int n = std::snprintf(head, sizeof head, "%zu %08x ", json_object.size(), crc32(json_object));
+  std::string line;
+  line.reserve(static_cast<std::size_t>(n) + json_object.size() + 1);
+  line.append(head, static_cast<std::size_t>(n));
+  line.append(json_object);
+  line.push_back('\n');
+  return line;
 }
 
-Journal::Journal(std::string path, std::FILE* file) : path_(std::move(path)), file_(file) {}
+std::optional<std::pair<std::string_view, std::size_t>> parse_journal_record(std::string_view text) {
+  std::size_t pos = 0;
+  std::size_t length = 0;
+  while (pos < text.size() && pos < 12 && text[pos] >= '0' && text[pos] <= '9')
+    length = length * 10 + static_cast<std::size_t>(text[pos++] - '0');
+  if (pos == 0 || pos >= text.size() || text[pos] != ' ' || length > kMaxRecordBytes)
+    return std::nullopt;
+  ++pos;
+  if (text.size() < pos + 9 || text[pos + 8] != ' ') return std::nullopt;
+  std::uint32_t crc = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    const int v = hex_value(text[pos + i]);
+    if (v < 0) return std::nullopt;
+    crc = (crc << 4) | static_cast<std::uint32_t>(v);
+  }
+  pos += 9;
+  if (text.size() < pos + length + 1 || text[pos + length] != '\n') return std::nullopt;
+  const std::string_view json = text.substr(pos, length);
+  if (crc32(json) != crc) return std::nullopt;
+  return std::make_pair(json, pos + length + 1);
+}
+
+Result<std::unique_ptr<Journal>> Journal::create(const std::string& path, JournalSync sync,
+                                                 int batch_window_ms) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return make_error(std::string("cannot create journal: ") + std::strerror(errno), path);
+  return std::unique_ptr<Journal>(new Journal(path, fd, sync, batch_window_ms));
+}
+
+Result<std::unique_ptr<Journal>> Journal::resume(const std::string& path, std::uint64_t keep_bytes,
+                                                 std::uint64_t next_record, JournalSync sync,
+                                                 int batch_window_ms) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(std::string("cannot open journal: ") + std::strerror(errno), path);
+  if (::ftruncate(fd, static_cast<off_t>(keep_bytes)) != 0 ||
+      ::lseek(fd, static_cast<off_t>(keep_bytes), SEEK_SET) < 0 || ::fsync(fd) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    return make_error("cannot truncate journal to " + std::to_string(keep_bytes) + " bytes: " + why,
+                      path);
+  }
+  std::unique_ptr<Journal> journal(new Journal(path, fd, sync, batch_window_ms));
+  journal->records_ = next_record;
+  return journal;
+}
+
+Journal::Journal(std::string path, int fd, JournalSync sync, int batch_window_ms)
+    : path_(std::move(path)), fd_(fd), sync_(sync), batch_window_ms_(batch_window_ms),
+      last_sync_ms_(monotonic_ms()) {}
 
 Journal::~Journal() {
-  (void)flush();
-  std::fclose(file_);
+  (void)sync_now();
+  ::close(fd_);
 }
 
 void Journal::append(std::string_view json_object) {
-  char crc_text[10];
-  std::snprintf(crc_text, sizeof crc_text, "%08x ", crc32(json_object));
-  buffer_.append(crc_text, 9);
-  buffer_.append(json_object);
-  buffer_.push_back('\n');
+  buffer_ += format_journal_record(json_object);
   ++records_;
 }
 
-Status Journal::flush() {
-  if (buffer_.empty()) return Status::Ok();
-  const std::size_t written = std::fwrite(buffer_.data(), 1, buffer_.size(), file_);
-  const bool failed = written != buffer_.size() || std::fflush(file_) != 0;
+Status Journal::write_buffer() {
+  std::size_t done = 0;
+  while (done < buffer_.size()) {
+    const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string why = std::strerror(errno);
+      buffer_.erase(0, done);
+      return make_error("journal write failed: " + why, path_);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (done > 0) unsynced_ = true;
   buffer_.clear();
-  if (failed) return make_error(std::string("journal write failed: ") + std::strerror(errno), path_);
   return Status::Ok();
+}
+
+Status Journal::sync_file() {
+  if (!unsynced_) return Status::Ok();
+  if (::fdatasync(fd_) != 0) return make_error(std::string("journal fsync failed: ") + std::strerror(errno), path_);
+  unsynced_ = false;
+  ++syncs_;
+  last_sync_ms_ = monotonic_ms();
+  return Status::Ok();
+}
+
+Status Journal::commit() {
+  if (auto written = write_buffer(); !written.ok()) return written;
+  return sync_ == JournalSync::fsync ? sync_file() : Status::Ok();
+}
+
+Status Journal::maybe_sync() {
+  if (auto written = commit(); !written.ok()) return written;
+  if (sync_ == JournalSync::batch && unsynced_ && monotonic_ms() - last_sync_ms_ >= batch_window_ms_)
+    return sync_file();
+  return Status::Ok();
+}
+
+Status Journal::sync_now() {
+  if (auto written = write_buffer(); !written.ok()) return written;
+  return sync_ == JournalSync::none ? Status::Ok() : sync_file();
 }
 
 Result<JournalContents> read_journal(const std::string& path) {
@@ -66,29 +168,34 @@ Result<JournalContents> read_journal(const std::string& path) {
   std::stringstream whole;
   whole << in.rdbuf();
   const std::string text = whole.str();
+  const std::string_view all(text);
   JournalContents contents;
+  contents.file_bytes = text.size();
   std::size_t pos = 0;
-  while (pos < text.size()) {
-    const std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) {
-      contents.torn_tail = true;
+  while (pos < all.size()) {
+    auto record = parse_journal_record(all.substr(pos));
+    if (!record) break;
+    contents.records.push_back({std::string(record->first)});
+    pos += record->second;
+  }
+  contents.valid_bytes = pos;
+  if (pos == all.size()) return contents;
+  contents.torn_tail = true;
+  // Is there an intact record after the damage? Records start after a newline.
+  for (std::size_t line = all.find('\n', pos); line != std::string_view::npos;
+       line = all.find('\n', line + 1)) {
+    std::size_t at = line + 1;
+    while (at < all.size()) {
+      auto record = parse_journal_record(all.substr(at));
+      if (!record) break;
+      ++contents.intact_after;
+      at += record->second;
+    }
+    if (contents.intact_after > 0) {
+      contents.corrupt_middle = true;
+      contents.corrupt_offset = pos;
       break;
     }
-    const std::string_view line(text.data() + pos, end - pos);
-    if (line.size() < 10 || line[8] != ' ') {
-      contents.torn_tail = true;
-      break;
-    }
-    const std::string_view json = line.substr(9);
-    char expected[9];
-    std::snprintf(expected, sizeof expected, "%08x", crc32(json));
-    if (line.substr(0, 8) != std::string_view(expected, 8)) {
-      contents.torn_tail = true;
-      break;
-    }
-    contents.records.push_back({std::string(json)});
-    pos = end + 1;
-    contents.valid_bytes = pos;
   }
   return contents;
 }

@@ -10,7 +10,9 @@
 #include "cadre/roles/messages.h"
 #include "cadre/roles/workspace.h"
 #include "cadre/runtime/journal.h"
+#include "cadre/runtime/replay.h"
 #include "cadre/runtime/verifier.h"
+#include "journal_events.h"
 #include "json_line.h"
 #include "cadre/transport/endpoint.h"
 #include "cadre/transport/envelope.h"
@@ -19,61 +21,6 @@ namespace cadre::runtime {
 namespace {
 
 using transport::MessageKind;
-
-// The journal record of a RESULT: everything needed to feed it to a core again.
-JsonLine outcome_record(const roles::TaskOutcome& outcome) {
-  JsonLine line;
-  line.field("ev", "result")
-      .field("goal", outcome.goal_id)
-      .field("task", outcome.task_id)
-      .field("attempt", outcome.attempt)
-      .field("ok", outcome.ok)
-      .field("tokens_in", outcome.tokens_in)
-      .field("tokens_out", outcome.tokens_out)
-      .field("model", outcome.model)
-      .field("brain_s", outcome.brain_s);
-  if (!outcome.error.empty()) line.field("error", outcome.error);
-  if (!outcome.plan.empty()) {
-    std::string plan = "[";
-    for (const auto& s : outcome.plan) {
-      if (plan.size() > 1) plan += ",";
-      plan += JsonLine()
-                  .field("id", s.id)
-                  .field("title", s.title)
-                  .field("instructions", s.instructions)
-                  .field("difficulty", s.difficulty)
-                  .raw("depends_on", [&] {
-                    std::string ids = "[";
-                    for (const auto& id : s.depends_on)
-                      ids += (ids.size() > 1 ? "," : "") + json_quote(id);
-                    return ids + "]";
-                  }())
-                  .str();
-    }
-    line.raw("plan", plan + "]");
-  }
-  if (outcome.candidate) {
-    JsonLine candidate;
-    candidate.field("content", outcome.candidate->content);
-    if (!outcome.candidate->files.empty()) {
-      std::string files = "[";
-      for (const auto& file : outcome.candidate->files) {
-        if (files.size() > 1) files += ",";
-        files += JsonLine().field("path", file.path).field("content", file.content).str();
-      }
-      candidate.raw("files", files + "]");
-    }
-    if (outcome.candidate->sim_correct) candidate.field("sim_correct", *outcome.candidate->sim_correct);
-    line.raw("candidate", candidate.str());
-  }
-  if (outcome.verdict)
-    line.raw("verdict", JsonLine()
-                            .field("accept", outcome.verdict->accept)
-                            .field("score", outcome.verdict->score)
-                            .field("feedback", outcome.verdict->feedback)
-                            .str());
-  return line;
-}
 
 }  // namespace
 
@@ -102,6 +49,8 @@ struct LiveHub::Impl {
   TimeUs next_heartbeat = 0;
   std::size_t goals_done = 0;
   bool waiting_for_team = false;
+  bool started = false;        // the core has had its start event (now, or before a resume)
+  std::string journal_error;   // a failed journal write stops the run: progress would be unsafe
 
   Impl(const Scenario& s, LiveHubOptions o)
       : scenario(s),
@@ -125,7 +74,16 @@ struct LiveHub::Impl {
     for (auto& command : commands) pending.push_back(std::move(command));
   }
 
+  // The journal's records reach the OS (or the disk, with durability: fsync) before any message
+  // they caused leaves, so a hub killed at any moment has acknowledged nothing it did not record.
+  void commit_journal() {
+    if (!journal->has_buffered()) return;
+    if (auto committed = journal->commit(); !committed.ok() && journal_error.empty())
+      journal_error = committed.error().to_string();
+  }
+
   bool send(const std::string& identity, MessageKind kind, std::string body) {
+    commit_journal();
     transport::Envelope envelope;
     envelope.kind = kind;
     envelope.msg_id = next_msg_id++;
@@ -349,8 +307,52 @@ struct LiveHub::Impl {
     const TimeUs t = now();
     collect_refusals(t);
     send_heartbeats(t);
-    (void)journal->flush();
+    if (auto synced = journal->maybe_sync(); !synced.ok() && journal_error.empty())
+      journal_error = synced.error().to_string();
     options.on_idle();
+  }
+
+  // Rebuilds the core from the journal and continues it: a torn last record is dropped (and
+  // said), damage in the middle refuses. The clock continues from the last record; agents present
+  // at the crash are gone (their tasks requeued); verifications without a verdict run again.
+  Status resume(const std::string& path, JournalSync sync) {
+    auto contents = read_journal(path);
+    if (!contents.ok()) return contents.error();
+    if (auto resumable = check_resumable(*contents, path); !resumable.ok()) return resumable;
+    auto replayed = replay_journal(contents->records, core);
+    if (!replayed.ok()) return make_error(replayed.error().message, path);
+    if (contents->torn_tail)
+      options.on_log("journal: dropped a torn last record (" +
+                     std::to_string(contents->file_bytes - contents->valid_bytes) +
+                     " bytes at byte " + std::to_string(contents->valid_bytes) + ")");
+    auto journal = Journal::resume(path, contents->valid_bytes, contents->records.size(), sync,
+                                   kBatchWindowMs);
+    if (!journal.ok()) return journal.error();
+    this->journal = std::move(journal.value());
+    journal_n = contents->records.size();
+    started = replayed->started;
+    // The clock goes on from the last record (1 ms later), so leases and limits keep their
+    // meaning; the time the hub was down does not count.
+    epoch = std::chrono::steady_clock::now() - std::chrono::microseconds(replayed->last_t + 1000);
+    for (const auto& [agent, pid] : replayed->agent_pids) facts.agent_pids[agent] = pid;
+    const TimeUs t = now();
+    record(JsonLine()
+               .field("ev", "resume")
+               .field("records", static_cast<std::uint64_t>(contents->records.size()))
+               .field("torn_bytes", contents->file_bytes - contents->valid_bytes),
+           t);
+    for (const auto& agent : replayed->agents_present) {
+      record(JsonLine().field("ev", "leave").field("agent", agent).field("why", "hub restarted"), t);
+      take(core.agent_left(agent, t));
+    }
+    for (auto& update : replayed->workspace_updates) write_workspace(update);
+    for (auto& verify : replayed->unfinished_verifications) pending.push_back(std::move(verify));
+    options.on_log("resumed from " + std::to_string(contents->records.size()) +
+                   " journal records: " + std::to_string(replayed->agents_present.size()) +
+                   " agents were present, " +
+                   std::to_string(replayed->unfinished_verifications.size()) +
+                   " verifications to run again");
+    return {};
   }
 
   Status wait_for_team(double timeout_s) {
@@ -380,7 +382,7 @@ struct LiveHub::Impl {
   void say_bye(const std::string& reason) {
     for (const auto& [agent_id, peer] : agents)
       send(peer.identity, MessageKind::bye, roles::encode(roles::Bye{reason}));
-    (void)journal->flush();
+    commit_journal();
   }
 
   void send_heartbeats(TimeUs t) {
@@ -398,28 +400,43 @@ struct LiveHub::Impl {
     send_heartbeats(t);
     auto deadline = core.next_deadline();
     if (deadline && *deadline <= t) {
-      auto commands = core.tick(t);
-      if (!commands.empty()) record(JsonLine().field("ev", "tick"), t);
-      take(std::move(commands));
+      // Every tick is journaled, even one with no command: it may still have changed the state.
+      record(JsonLine().field("ev", "tick"), t);
+      take(core.tick(t));
     }
   }
 
   RunFacts run() {
     const TimeUs start = now();
-    record(JsonLine()
-               .field("ev", "start")
-               .field("scenario", scenario.name)
-               .field("seed", static_cast<std::uint64_t>(scenario.seed))
-               .field("goals", static_cast<std::uint64_t>(scenario.goals.size())),
-           start);
-    take(core.start(start));
+    if (!started) {
+      record(JsonLine()
+                 .field("ev", "start")
+                 .field("scenario", scenario.name)
+                 .field("seed", static_cast<std::uint64_t>(scenario.seed))
+                 .field("goals", static_cast<std::uint64_t>(scenario.goals.size())),
+             start);
+      take(core.start(start));
+      started = true;
+    }
     execute_pending(start);
     while (!core.finished()) {
+      if (!journal_error.empty()) {
+        facts.failure = journal_error;
+        break;
+      }
       if (options.interrupted()) {
         facts.interrupted = true;
         const TimeUs t = now();
         record(JsonLine().field("ev", "stop").field("reason", "interrupted"), t);
         take(core.stop("interrupted", t));
+        execute_pending(t);
+        break;
+      }
+      if (std::string why = options.failure(); !why.empty()) {
+        facts.failure = why;
+        const TimeUs t = now();
+        record(JsonLine().field("ev", "stop").field("reason", why), t);
+        take(core.stop(why, t));
         execute_pending(t);
         break;
       }
@@ -445,11 +462,13 @@ struct LiveHub::Impl {
       collect_verifications(t);
       on_timers(t);
       execute_pending(t);
-      (void)journal->flush();
+      if (auto synced = journal->maybe_sync(); !synced.ok() && journal_error.empty())
+        journal_error = synced.error().to_string();
       options.on_idle();
     }
     say_bye(core.finish_reason());
-    facts.wall_s = us_to_seconds(now() - start);
+    (void)journal->sync_now();
+    facts.wall_s = us_to_seconds(now() - std::min(start, core.started_at()));
     return facts;
   }
 };
@@ -461,9 +480,17 @@ Result<std::unique_ptr<LiveHub>> LiveHub::create(const Scenario& scenario,
       impl->options.listen, impl->options.security ? &*impl->options.security : nullptr);
   if (!router.ok()) return router.error();
   impl->router = std::move(router.value());
-  auto journal = Journal::create(impl->options.out_dir + "/journal.jsonl");
-  if (!journal.ok()) return journal.error();
-  impl->journal = std::move(journal.value());
+  const std::string journal_path = impl->options.out_dir + "/journal.jsonl";
+  const JournalSync sync = scenario.durability == Durability::fsync ? JournalSync::fsync
+                           : scenario.durability == Durability::none ? JournalSync::none
+                                                                      : JournalSync::batch;
+  if (impl->options.resume) {
+    if (auto resumed = impl->resume(journal_path, sync); !resumed.ok()) return resumed.error();
+  } else {
+    auto journal = Journal::create(journal_path, sync, kBatchWindowMs);
+    if (!journal.ok()) return journal.error();
+    impl->journal = std::move(journal.value());
+  }
   return std::unique_ptr<LiveHub>(new LiveHub(std::move(impl)));
 }
 

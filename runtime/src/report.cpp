@@ -98,13 +98,15 @@ std::string report_json(const HubCore& core, const RunFacts& facts) {
   json agents = json::array();
   for (const auto& agent : core.scheduler().agents()) {
     auto pid = facts.agent_pids.find(agent.id);
+    auto restarts = facts.agent_restarts.find(agent.id);
     agents.push_back({{"id", agent.id},
                       {"role", agent.role},
                       {"model", agent.model},
                       {"pid", pid != facts.agent_pids.end() ? pid->second : agent.pid},
                       {"tasks", agent.tasks_completed},
                       {"busy_s", round6(us_to_seconds(agent.busy_us))},
-                      {"joins", agent.joins}});
+                      {"joins", agent.joins},
+                      {"restarts", restarts != facts.agent_restarts.end() ? restarts->second : 0u}});
   }
 
   json report = {
@@ -223,6 +225,15 @@ std::string summary_table(const HubCore& core, const RunFacts& facts) {
                 (unsigned long)facts.messages.sent, (unsigned long)facts.messages.received,
                 (unsigned long)facts.messages.malformed);
   out << line;
+  std::string restarted;
+  std::uint64_t restarts = 0;
+  for (const auto& [agent, count] : facts.agent_restarts) {
+    if (count == 0) continue;
+    restarts += count;
+    restarted += (restarted.empty() ? "" : ", ") + agent + ": " + std::to_string(count);
+  }
+  if (restarts > 0)
+    out << "  restarts   " << restarts << " (" << restarted << ")\n";
   out << "  finished   " << core.finish_reason() << "\n";
   return out.str();
 }

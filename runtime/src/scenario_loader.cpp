@@ -45,7 +45,8 @@ struct LoadError {
 // ---- schema constants ------------------------------------------------------------------------
 
 const std::vector<std::string> kTopKeys = {"name", "description", "seed", "team", "workflow",
-                                           "work", "pricing", "limits", "faults", "verify"};
+                                           "work", "pricing", "limits", "faults", "verify",
+                                           "durability", "supervision"};
 const std::vector<std::string> kTeamKeys = {"role", "count", "capacity", "brain"};
 const std::vector<std::string> kRoles = {"planner", "coder", "critic", "human"};
 const std::vector<std::string> kBrainKinds = {"sim", "llm", "exec", "process", "plugin"};
@@ -112,6 +113,9 @@ const std::vector<std::string> kGenerateKeys = {"count", "subtasks", "difficulty
 const std::vector<std::string> kPricingKeys = {"models", "human_per_escalation"};
 const std::vector<std::string> kPriceKeys = {"in", "out"};
 const std::vector<std::string> kLimitsKeys = {"wall_s", "budget_usd"};
+const std::vector<std::string> kDurabilityModes = {"fsync", "batch", "none"};
+const std::vector<std::string> kSupervisionKeys = {"max_restarts", "period_s", "backoff_s",
+                                                   "backoff_max_s"};
 const std::vector<std::string> kFaultKeys = {"message_loss", "message_delay", "delay_s",
                                              "message_duplication", "agent_crash", "restart_s"};
 
@@ -889,6 +893,22 @@ Scenario parse_root(const Document& doc, const At& root, long long seed_override
     if (auto b = limits.get("budget_usd")) s.limits.budget_usd = number_non_negative(doc, *b);
   }
   if (auto v = top.get("verify")) s.verify = parse_verify(doc, *v);
+  if (auto v = top.get("durability")) {
+    const std::string mode = one_of(doc, *v, kDurabilityModes, "durability");
+    s.durability = mode == "fsync" ? Durability::fsync
+                   : mode == "none" ? Durability::none
+                                    : Durability::batch;
+  }
+  if (auto v = top.get("supervision")) {
+    MapView sup(doc, *v, &kSupervisionKeys);
+    Supervision& x = s.supervision;
+    if (auto y = sup.get("max_restarts")) x.max_restarts = static_cast<std::uint32_t>(uint_in(doc, *y, 0, 1000));
+    if (auto y = sup.get("period_s")) x.period_s = number_positive(doc, *y);
+    if (auto y = sup.get("backoff_s")) x.backoff_s = number_non_negative(doc, *y);
+    if (auto y = sup.get("backoff_max_s")) x.backoff_max_s = number_non_negative(doc, *y);
+    if (x.backoff_max_s < x.backoff_s)
+      doc.fail_at(*v, "backoff_max_s must be at least backoff_s");
+  }
   // A sim planner plans from the goal's specified subtasks: every goal needs some.
   bool sim_planner = false;
   for (const auto& entry : s.team)

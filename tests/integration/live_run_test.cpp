@@ -88,7 +88,10 @@ TEST(LiveRun, TheSameSeedGivesTheSameOutcomesAndTokensGoalByGoal) {
 TEST(LiveRun, ACoderKilledMidRunHasItsTasksRequeuedAndTheRunStillFinishes) {
   TempDir dir("kill");
   const std::string out = dir.path() + "/run";
-  ChildProcess run(run_argv("small-team.yaml", out, {"-q"}), dir.path() + "/log");
+  // No restart (supervision_test.cpp covers those): the hub itself must notice coder-1 is gone.
+  ChildProcess run(
+      run_argv("small-team.yaml", out, {"-q", "--set", "supervision.max_restarts=0"}),
+      dir.path() + "/log");
 
   // Wait until coder-1 holds a task it has not answered, then SIGKILL it.
   pid_t coder_pid = 0;

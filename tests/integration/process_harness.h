@@ -132,13 +132,16 @@ inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   return lines;
 }
 
-// Journal records (crc prefix stripped) of a run folder, as far as they are written.
+// Journal records of a run folder ("<length> <crc32> <json>" lines; the JSON parsed), as far as
+// they are written.
 inline std::vector<nlohmann::json> read_journal_events(const std::string& dir) {
   std::vector<nlohmann::json> events;
   std::istringstream in(read_file(dir + "/journal.jsonl"));
   for (std::string line; std::getline(in, line);) {
-    if (line.size() < 10) continue;
-    auto event = nlohmann::json::parse(line.substr(9), nullptr, false);
+    const auto first = line.find(' ');
+    const auto second = first == std::string::npos ? first : line.find(' ', first + 1);
+    if (second == std::string::npos) continue;
+    auto event = nlohmann::json::parse(line.substr(second + 1), nullptr, false);
     if (!event.is_discarded()) events.push_back(event);
   }
   return events;

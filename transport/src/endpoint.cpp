@@ -24,8 +24,11 @@ namespace cadre::transport {
 
 namespace {
 
-// Messages queued per peer before sends report "would block"; generous, frames are small.
-constexpr int kHighWaterMark = 100000;
+// Messages queued per peer, each way, before sends report "would block" and ZeroMQ stops reading
+// from that peer. An agent has at most its capacity (<= 1024) of tasks in flight, so a
+// well-behaved peer never comes near; a flooding or stalled one is held to this many messages,
+// which bounds the memory it can make the hub spend (backpressure).
+constexpr int kHighWaterMark = 4096;
 // A peer whose frame exceeds this is disconnected by ZeroMQ before the frame is allocated.
 constexpr std::int64_t kMaxMessageBytes = static_cast<std::int64_t>(kMaxFrameBytes);
 constexpr int kReconnectIntervalMs = 100;

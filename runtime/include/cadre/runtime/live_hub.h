@@ -22,6 +22,9 @@ struct LiveHubOptions {
   std::string hub_id = "hub";
   // Polled every loop iteration; returning true stops the run (partial report).
   std::function<bool()> interrupted = [] { return false; };
+  // Polled every loop iteration; a non-empty answer is a reason the run cannot go on (e.g. "no
+  // coder left"): the run stops there, RunFacts::failure holds the reason, the report is partial.
+  std::function<std::string()> failure = [] { return std::string(); };
   // Called every loop iteration (e.g. to reap child processes). Cheap calls only.
   std::function<void()> on_idle = [] {};
   // Called with a one-line progress note when a goal ends.
@@ -32,11 +35,15 @@ struct LiveHubOptions {
   // With a value, all traffic is CURVE-encrypted and only agents whose public key is in
   // `allowed_clients` get through the handshake (ZAP); others are refused before any message.
   std::optional<transport::ServerSecurity> security;
+  // Continue the run whose journal is in out_dir (replay.h) instead of starting a new one.
+  bool resume = false;
 };
 
 class LiveHub {
  public:
-  // Binds the socket and creates the journal. Fails with the endpoint or path in the error.
+  // Binds the socket and creates the journal — or, with `resume`, rebuilds the core from the
+  // journal in out_dir and continues it. Fails with the endpoint or path in the error, and when
+  // the journal is damaged in the middle.
   static Result<std::unique_ptr<LiveHub>> create(const Scenario& scenario, LiveHubOptions options);
   ~LiveHub();
 

@@ -24,8 +24,12 @@ struct RunFacts {
   double wall_s = 0.0;        // duration of the run on the core's clock (virtual in sim)
   double real_s = -1.0;       // sim only: wall-clock seconds the simulation took
   bool interrupted = false;   // stopped by a signal; the report is partial
+  std::string failure;        // non-empty: the run could not go on (e.g. a role lost every agent)
   MessageStats messages;
   std::map<std::string, std::int64_t> agent_pids;  // agent id -> OS pid (0: unknown)
+  // agent id -> times its process was restarted after dying (`cadre run`'s supervision); agents
+  // not listed were never restarted.
+  std::map<std::string, std::uint32_t> agent_restarts;
 };
 
 // Writes DIR/report.json and DIR/goals.jsonl. Fails with the path on I/O errors.

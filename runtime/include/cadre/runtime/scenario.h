@@ -92,6 +92,25 @@ struct FaultConfig {
   }
 };
 
+// How the live hub's journal reaches the disk (docs/scenarios.md, "durability"). In every mode
+// a record is handed to the OS before any message caused by it is sent, so killing the hub
+// (kill -9) loses nothing it acknowledged; the modes differ on a machine crash.
+enum class Durability {
+  fsync,  // fsync before any message caused by a record is sent: nothing acknowledged is lost
+  batch,  // fsync at most kBatchWindowMs after a record: a machine crash loses at most that window
+  none,   // never fsync: the OS decides
+};
+inline constexpr int kBatchWindowMs = 50;
+
+// `cadre run` restarts an agent process that dies (OTP-style): after backoff_s, doubling up to
+// backoff_max_s, at most max_restarts times within any period_s; past that the agent stays down.
+struct Supervision {
+  std::uint32_t max_restarts = 3;
+  double period_s = 60.0;
+  double backoff_s = 0.5;
+  double backoff_max_s = 10.0;
+};
+
 struct Scenario {
   std::string name;
   std::string description;
@@ -103,6 +122,8 @@ struct Scenario {
   Limits limits;
   FaultConfig faults;
   VerifySpec verify;  // for goals without their own
+  Durability durability = Durability::batch;
+  Supervision supervision;
   std::string source_path;  // the file it was loaded from
 };
 
