@@ -125,6 +125,33 @@ TEST_F(HubAgent, APythonSdkAgentJoinsASecuredHubWithItsKey) {
   EXPECT_EQ(exit_code(critic.wait_for(10s)), 0) << read_file(dir_.path() + "/py-critic.log");
 }
 
+TEST_F(HubAgent, AKilledHubResumesAndItsAgentsComeBackByThemselves) {
+  const std::string out = dir_.path() + "/run";
+  auto hub = start_hub(out, {"--keys", keys_, "--set", "workflow.time_scale=0.05"});
+  const std::string endpoint = wait_for_endpoint(out);
+  ASSERT_FALSE(endpoint.empty());
+  auto team = start_team(endpoint);
+  ASSERT_TRUE(eventually([&] {
+    int results = 0;
+    for (const auto& event : read_journal_events(out)) results += event["ev"] == "result";
+    return results >= 20;
+  }, 60s)) << read_file(out + ".log");
+  hub->signal(SIGKILL);
+  hub->wait_for(10s);
+  // The same address: the agents keep trying it. --resume takes scenario, keys are given again.
+  const std::string port = endpoint.substr(endpoint.rfind(':') + 1);
+  ChildProcess resumed({cadre_binary(), "hub", "--resume", out, "--listen",
+                        "tcp://127.0.0.1:" + port, "--keys", keys_, "--wait-s", "30"},
+                       out + ".resumed.log");
+  const auto status = resumed.wait_for(90s);
+  ASSERT_TRUE(status && WIFEXITED(*status)) << read_file(out + ".resumed.log");
+  ASSERT_EQ(WEXITSTATUS(*status), 0) << read_file(out + ".resumed.log");
+  EXPECT_NE(read_file(out + ".resumed.log").find("resumed from"), std::string::npos);
+  EXPECT_EQ(read_json(out + "/report.json")["goals"]["open"], 0);
+  // Every agent process of the first hub served the second and left on its BYE.
+  for (auto& agent : team) EXPECT_EQ(exit_code(agent->wait_for(10s)), 0);
+}
+
 TEST_F(HubAgent, AgentsWithoutAKeyOrWithAKeyNotOnTheListAreRefusedAndGetNoTask) {
   const std::string others = dir_.path() + "/other-keys";
   ASSERT_EQ(run_to_end({cadre_binary(), "keys", "gen", others}, dir_.path() + "/k2.log", 10s).first, 0);
