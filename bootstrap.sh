@@ -18,20 +18,9 @@ packages=(
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev
   python3 python3-zmq python3-msgpack
+  iproute2  # the network-namespace partition test (tests/cluster)
 )
-missing=()
-for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
-    || missing+=("$package")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "bootstrap.sh: installing ${missing[*]}"
-  as_root=()
-  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
-  "${as_root[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}"
-fi
+ci/install-missing.sh "${packages[@]}"
 
 build_dir="${CADRE_BUILD_DIR:-build}"
 jobs="$(nproc)"

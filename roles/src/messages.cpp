@@ -3,9 +3,11 @@
 // Encoding: each struct is one map keyed by its field names. Required fields and numbers are
 // always written; empty optional strings, empty vectors and empty optionals are omitted.
 //
-// Decoding: the bytes are first walked without allocating (a msgpack visitor) to check they hold
-// exactly one well-formed map, nested at most kMaxDepth deep; only then are they unpacked into a
-// msgpack::object tree (whose size is then bounded by the input's size, and by unpack_limit).
+// Decoding: the bytes are first walked without allocating (transport::check_msgpack_map) to check
+// they hold exactly one well-formed map within the protocol's limits (transport/envelope.h:
+// container sizes, string sizes, object count, nesting); only then are they unpacked into a
+// msgpack::object tree, whose size is thereby bounded. unpack_limit repeats the per-container
+// limits as a second line of defence; its *_size_overflow exceptions become errors like any other.
 // Unknown keys are ignored; nil counts as absent for optional fields.
 #include "cadre/roles/messages.h"
 #include "cadre/transport/envelope.h"
@@ -22,10 +24,11 @@ namespace cadre::roles {
 
 namespace {
 
-constexpr std::size_t kMaxDepth = 32;
-constexpr std::size_t kMaxArrayItems = 100000;
-constexpr std::size_t kMaxMapPairs = 4096;
-constexpr std::size_t kMaxBytes = 16 * 1024 * 1024;  // per str/bin/ext
+// The wire limits, one definition for envelope and bodies.
+using transport::kMaxArrayItems;
+using transport::kMaxMapPairs;
+using transport::kMaxNestingDepth;
+using transport::kMaxStringBytes;
 
 // ---------------------------------------------------------------------------------------------
 // Encoding
@@ -158,9 +161,10 @@ std::string encode_verdict(const Verdict& v) {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-// Checks structure without allocating (transport's check): one complete map, nesting bounded.
+// Checks structure without allocating (transport's check): one complete map within the limits.
 std::optional<Error> check_one_map(std::string_view bytes) {
-  switch (transport::check_msgpack_map(bytes)) {
+  std::string why;
+  switch (transport::check_msgpack_map(bytes, &why)) {
     case transport::MapCheck::ok: return std::nullopt;
     case transport::MapCheck::empty: return make_error("body is empty, expected a msgpack map");
     case transport::MapCheck::too_deep: return make_error("body is nested too deeply");
@@ -169,6 +173,8 @@ std::optional<Error> check_one_map(std::string_view bytes) {
     case transport::MapCheck::trailing_bytes:
       return make_error("body has trailing bytes after the map");
     case transport::MapCheck::not_a_map: return make_error("body is not a msgpack map");
+    case transport::MapCheck::over_limit:
+      return make_error("body exceeds decoder limits: " + why);
   }
   return make_error("body is not a msgpack map");
 }
@@ -480,8 +486,8 @@ Result<T> decode_body(std::string_view bytes, const char* what) {
   };
   try {
     if (auto e = check_one_map(bytes)) return fail(*e);
-    const msgpack::unpack_limit limit(kMaxArrayItems, kMaxMapPairs, kMaxBytes, kMaxBytes,
-                                      kMaxBytes, kMaxDepth);
+    const msgpack::unpack_limit limit(kMaxArrayItems, kMaxMapPairs, kMaxStringBytes,
+                                      kMaxStringBytes, kMaxStringBytes, kMaxNestingDepth);
     std::size_t off = 0;
     msgpack::object_handle handle =
         msgpack::unpack(bytes.data(), bytes.size(), off, nullptr, nullptr, limit);

@@ -3,7 +3,9 @@
 #include "journal_events.h"
 
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <set>
+#include <stdexcept>
 #include <tuple>
 
 namespace cadre::runtime {
@@ -17,6 +19,17 @@ std::string text(const json& j, const char* key) { return j.at(key).get<std::str
 std::string text_or(const json& j, const char* key) {
   auto it = j.find(key);
   return it == j.end() || it->is_null() ? std::string() : it->get<std::string>();
+}
+// A whole number in [0, max]; anything else (a float, a negative, too large) is an error, never a
+// silent conversion.
+template <typename T>
+T whole(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<std::uint64_t>() > std::numeric_limits<T>::max()
+                                                         : v.get<std::int64_t>() < 0 ||
+                                                               static_cast<std::uint64_t>(v.get<std::int64_t>()) > std::numeric_limits<T>::max()))
+    throw std::out_of_range(std::string("field '") + key + "' is not a whole number in range");
+  return v.is_number_unsigned() ? static_cast<T>(v.get<std::uint64_t>()) : static_cast<T>(v.get<std::int64_t>());
 }
 double number_or(const json& j, const char* key, double fallback) {
   auto it = j.find(key);
@@ -34,11 +47,11 @@ roles::TaskOutcome read_outcome_record(const json& r) {
   roles::TaskOutcome o;
   o.goal_id = text(r, "goal");
   o.task_id = text(r, "task");
-  o.attempt = r.at("attempt").get<std::uint32_t>();
+  o.attempt = whole<std::uint32_t>(r, "attempt");
   o.ok = r.at("ok").get<bool>();
   o.error = text_or(r, "error");
-  o.tokens_in = r.at("tokens_in").get<std::uint64_t>();
-  o.tokens_out = r.at("tokens_out").get<std::uint64_t>();
+  o.tokens_in = whole<std::uint64_t>(r, "tokens_in");
+  o.tokens_out = whole<std::uint64_t>(r, "tokens_out");
   o.model = text_or(r, "model");
   o.brain_s = number_or(r, "brain_s", 0.0);
   if (auto plan = r.find("plan"); plan != r.end()) {
@@ -79,7 +92,7 @@ Result<roles::TaskOutcome> outcome_from_record(std::string_view record_json) {
   if (!record.is_object()) return make_error("a result record is not a JSON object");
   try {
     return read_outcome_record(record);
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {
     return make_error(std::string("malformed result record: ") + e.what());
   }
 }
@@ -126,10 +139,10 @@ Result<ReplayResult> replay_journal(const std::vector<JournalRecord>& records, H
     };
     if (!r.is_object()) return fail("not a JSON object");
     try {
-      if (r.at("n").get<std::uint64_t>() != i)
-        return fail("numbered " + std::to_string(r.at("n").get<std::uint64_t>()) +
+      if (whole<std::uint64_t>(r, "n") != i)
+        return fail("numbered " + std::to_string(whole<std::uint64_t>(r, "n")) +
                     " (records must be numbered 0, 1, 2, ... without a gap)");
-      const TimeUs t = r.at("t_us").get<TimeUs>();
+      const TimeUs t = static_cast<TimeUs>(whole<std::int64_t>(r, "t_us"));
       if (t < result.last_t) return fail("time goes backwards");
       result.last_t = t;
       const std::string ev = text(r, "ev");
@@ -139,7 +152,7 @@ Result<ReplayResult> replay_journal(const std::vector<JournalRecord>& records, H
       } else if (ev == "join") {
         const std::string agent = text(r, "agent");
         AgentJoin join{agent, text(r, "role"), text_or(r, "model"),
-                       r.at("capacity").get<std::uint32_t>(), r.value("pid", std::int64_t{0})};
+                       whole<std::uint32_t>(r, "capacity"), r.value("pid", std::int64_t{0})};
         result.agent_pids[agent] = join.pid;
         std::erase(present, agent);
         present.push_back(agent);
@@ -151,7 +164,7 @@ Result<ReplayResult> replay_journal(const std::vector<JournalRecord>& records, H
       } else if (ev == "result") {
         take(core.result_received(text(r, "agent"), read_outcome_record(r), t));
       } else if (ev == "verify") {
-        const VerifyKey key{text(r, "goal"), text(r, "subtask"), r.at("attempt").get<std::uint32_t>()};
+        const VerifyKey key{text(r, "goal"), text(r, "subtask"), whole<std::uint32_t>(r, "attempt")};
         pending_verify.erase(key);
         take(core.verify_finished(std::get<0>(key), std::get<1>(key), std::get<2>(key),
                                   r.at("passed").get<bool>(), text_or(r, "output"), t));
@@ -164,7 +177,7 @@ Result<ReplayResult> replay_journal(const std::vector<JournalRecord>& records, H
       } else {
         return fail("unknown event \"" + ev + "\"");
       }
-    } catch (const json::exception& e) {
+    } catch (const std::exception& e) {
       return fail(std::string("malformed: ") + e.what());
     }
     ++result.records;

@@ -7,6 +7,7 @@
 // points catch it (and everything yaml-cpp or the standard library may throw) and return an Error.
 #include "cadre/runtime/scenario_loader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
@@ -932,20 +933,45 @@ Scenario parse_root(const Document& doc, const At& root, long long seed_override
   return s;
 }
 
+// Counts the documents the event parser meets, remembering where the second starts.
+struct DocumentCounter : YAML::EventHandler {
+  int documents = 0;
+  YAML::Mark second_start;
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) second_start = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 Result<Scenario> parse_checked(const std::string& yaml_text, const std::string& name,
                                const std::vector<Override>& overrides, long long seed_override) {
-  std::vector<YAML::Node> docs;
+  // Not YAML::LoadAll: yaml-cpp 0.7 (Debian 12) loops forever, allocating, on inputs such as
+  // "," (jbeder/yaml-cpp#1040; found by fuzz/fuzz_scenario). Load the first document, then count
+  // documents with the event parser, which stops at the second.
+  YAML::Node root;
+  std::optional<YAML::Mark> second_document;
   try {
-    docs = YAML::LoadAll(yaml_text);
+    root = YAML::Load(yaml_text);
+    std::istringstream in(yaml_text);
+    YAML::Parser parser(in);
+    DocumentCounter counter;
+    while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
+    }
+    if (counter.documents >= 2) second_document = counter.second_start;
   } catch (const YAML::ParserException& e) {
     return make_error("YAML syntax error: " + e.msg, position(name, e.mark));
   }
-  if (docs.empty()) return make_error("scenario: the file is empty", name);
-  if (docs.size() > 1) {
-    return make_error("scenario: expected one YAML document, found " + std::to_string(docs.size()),
-                      position(name, docs[1].Mark()));
-  }
-  YAML::Node root = docs.front();
+  if (!root.IsDefined() || root.IsNull()) return make_error("scenario: the file is empty", name);
+  if (second_document)
+    return make_error("scenario: expected one YAML document, found more",
+                      position(name, *second_document));
   if (!root.IsMap()) {
     return make_error("scenario: expected a map at the top level, got " + describe(root),
                       position(name, root.Mark()));

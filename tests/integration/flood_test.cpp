@@ -19,6 +19,21 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Under AddressSanitizer (ci/sanitize.sh) the hub's RSS is dominated by ASan's quarantine of freed
+// memory (256 MiB, filling while the flood runs), so memory growth says nothing about the hub's
+// queues: that one check is skipped there; the rest of the test still runs.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUnderAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kUnderAsan = true;
+#else
+constexpr bool kUnderAsan = false;
+#endif
+#else
+constexpr bool kUnderAsan = false;
+#endif
+
 // Resident memory of `pid` in KiB (VmRSS), or -1.
 long rss_kib(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -103,7 +118,9 @@ TEST(Flood, AFloodingPeerNeitherGrowsTheHubsMemoryNorStarvesTheTeam) {
   EXPECT_GT(sent.load(), 100000u) << "the flood was not a flood";
   EXPECT_GT(report["messages"]["malformed"].get<std::uint64_t>(), 10000u);
   ASSERT_GT(baseline, 0);
-  EXPECT_LT(peak - baseline, 32 * 1024) << "the hub's memory grew under the flood";
+  if (!kUnderAsan) {
+    EXPECT_LT(peak - baseline, 32 * 1024) << "the hub's memory grew under the flood";
+  }
   // The team was served: the same outcomes, in not much more time.
   EXPECT_EQ(outcomes(out), outcomes(clean));
   EXPECT_LT(flooded_time, clean_time * 3 + 5s);

@@ -1,6 +1,7 @@
 // Body codecs: round trips (full and minimal), the exact wire keys, decoders naming the missing or
 // wrongly typed field, and hostile inputs that must fail without throwing.
 #include "cadre/roles/messages.h"
+#include "cadre/transport/envelope.h"
 
 #include <gtest/gtest.h>
 #include <msgpack.hpp>
@@ -717,10 +718,11 @@ TEST(MessageDecode, NonMapsAreRejected) {
 
 TEST(MessageDecode, HostileSizesFailFast) {
   const auto start = std::chrono::steady_clock::now();
-  // Headers that claim billions of entries or bytes but carry none.
-  expect_error(decode_hello(std::string("\xdf\xff\xff\xff\xff", 5)), "truncated");
+  // Headers that claim billions of entries: refused on the header, past the limits. A string
+  // header claiming billions of bytes that are not there is truncated.
+  expect_error(decode_hello(std::string("\xdf\xff\xff\xff\xff", 5)), "limit");
   expect_error(decode_assignment(std::string("\x81\xa8" "feedback\xdd\xff\xff\xff\xff", 15)),
-               "truncated");
+               "limit");
   expect_error(decode_bye(std::string("\x81\xa6reason\xdb\xff\xff\xff\xff", 13)), "truncated");
   // A map whose pairs are all present but exceed the decoder's limit.
   std::string many_keys = packed([](Packer& p) {
@@ -734,6 +736,92 @@ TEST(MessageDecode, HostileSizesFailFast) {
   // Deep nesting.
   std::string deep = std::string("\x81\xa6reason", 8) + std::string(200000, '\x91') + '\x01';
   expect_error(decode_bye(deep), "nested too deeply");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+// The limits of transport/envelope.h hold for bodies decoded on their own, checked before the
+// body is unpacked: every decoder refuses with an error value naming the limit.
+TEST(MessageDecode, LimitsAreEnforcedBeforeUnpacking) {
+  using transport::kMaxArrayItems;
+  using transport::kMaxMapPairs;
+  using transport::kMaxNestingDepth;
+  using transport::kMaxObjects;
+  using transport::kMaxStringBytes;
+  const auto start = std::chrono::steady_clock::now();
+
+  // A 15-byte body declaring a 2^32-1 element array: fails at once.
+  const std::string huge_array("\x81\xa8" "feedback\xdd\xff\xff\xff\xff", 15);
+  expect_error(decode_assignment(huge_array), "array of 4294967295 items exceeds the limit");
+  expect_error(decode_error(huge_array), "limit");
+
+  // Items all present, one past the limit.
+  std::string feedback = packed([&](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("feedback"));
+    p.pack_array(static_cast<std::uint32_t>(kMaxArrayItems + 1));
+    for (std::size_t i = 0; i <= kMaxArrayItems; ++i) p.pack(std::string("f"));
+  });
+  expect_error(decode_assignment(feedback), "array of 65537 items exceeds the limit of 65536");
+  // At the limit the array is read (and then the required fields are missing).
+  feedback = packed([&](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("feedback"));
+    p.pack_array(static_cast<std::uint32_t>(kMaxArrayItems));
+    for (std::size_t i = 0; i < kMaxArrayItems; ++i) p.pack(std::string("f"));
+  });
+  expect_error(decode_assignment(feedback), "field 'goal_id' is missing");
+
+  // A map one pair past the limit, nested inside a body.
+  std::string candidate = packed([&](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("candidate"));
+    p.pack_map(static_cast<std::uint32_t>(kMaxMapPairs + 1));
+    for (std::size_t i = 0; i <= kMaxMapPairs; ++i) {
+      p.pack(std::to_string(i));
+      p.pack_nil();
+    }
+  });
+  expect_error(decode_outcome(candidate), "map of 4097 pairs exceeds the limit of 4096");
+
+  // A string past kMaxStringBytes (a frame could not carry it; a body on its own can).
+  const std::string reason = packed([&](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("reason"));
+    p.pack(std::string(kMaxStringBytes + 1, 'r'));
+  });
+  expect_error(decode_bye(reason), "string of " + std::to_string(kMaxStringBytes + 1) + " bytes");
+  // At the limit it decodes.
+  const std::string reason_at_limit = packed([&](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("reason"));
+    p.pack(std::string(kMaxStringBytes, 'r'));
+  });
+  auto bye = decode_bye(reason_at_limit);
+  ASSERT_TRUE(bye.ok()) << bye.error().to_string();
+  EXPECT_EQ(bye->reason.size(), kMaxStringBytes);
+
+  // Many arrays within their own limit but more than kMaxObjects objects in all.
+  const std::size_t arrays = kMaxObjects / kMaxArrayItems;
+  std::string many = packed([&](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("feedback"));
+    p.pack_array(static_cast<std::uint32_t>(arrays));
+    for (std::size_t a = 0; a < arrays; ++a) {
+      p.pack_array(static_cast<std::uint32_t>(kMaxArrayItems));
+      for (std::size_t i = 0; i < kMaxArrayItems; ++i) p.pack_nil();
+    }
+  });
+  expect_error(decode_assignment(many),
+               "objects exceeds the limit of " + std::to_string(kMaxObjects));
+
+  // Nesting: kMaxNestingDepth levels (the body map is one) decode, one more does not.
+  const std::string nested_ok = std::string("\x81\xa6reason", 8) +
+                                std::string(kMaxNestingDepth - 1, '\x91') + '\x01';
+  expect_error(decode_bye(nested_ok), "field 'reason': expected string");
+  const std::string nested_deep = std::string("\x81\xa6reason", 8) +
+                                  std::string(kMaxNestingDepth, '\x91') + '\x01';
+  expect_error(decode_bye(nested_deep), "nested too deeply");
+
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 

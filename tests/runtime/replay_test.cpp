@@ -173,7 +173,8 @@ TEST(Replay, ARecordThatIsNotAHubEventFailsNamingIt) {
   }
   {
     HubCore core(scenario);
-    auto replayed = replay_journal({{R"({"n":0,"t_us":0,"ev":"result","goal":"g0"})"}}, core);
+    auto replayed = replay_journal(
+        {{R"({"n":0,"t_us":0,"ev":"result","goal":"g0","task":"plan","attempt":1.7e120})"}}, core);
     ASSERT_FALSE(replayed.ok());
     EXPECT_NE(replayed.error().to_string().find("journal record 0: malformed"), std::string::npos)
         << replayed.error().to_string();

@@ -284,9 +284,10 @@ TEST(EnvelopeDecode, RejectsOversizedFrames) {
 
 TEST(EnvelopeDecode, HostileBodiesFailFastWithoutAllocating) {
   const std::string head("\x95\x01\x05\x01\xa1x", 6);
-  // Body claims 2^32-1 array elements / map pairs / string bytes but holds none.
-  expect_failure(head + std::string("\x81\xa1k\xdd\xff\xff\xff\xff", 8), Reason::truncated);
-  expect_failure(head + std::string("\xdf\xff\xff\xff\xff", 5), Reason::truncated);
+  // Body claims 2^32-1 array elements / map pairs: refused on the header, past the limits.
+  expect_failure(head + std::string("\x81\xa1k\xdd\xff\xff\xff\xff", 8), Reason::too_large);
+  expect_failure(head + std::string("\xdf\xff\xff\xff\xff", 5), Reason::too_large);
+  // A string header claiming 2^32-1 bytes that are not there: truncated.
   expect_failure(head + std::string("\x81\xa1k\xdb\xff\xff\xff\xff", 8), Reason::truncated);
   // Nesting 100000 arrays deep is refused as bad_shape, not a stack overflow.
   std::string deep = head + "\x81\xa1k" + std::string(100000, '\x91') + '\x01';
@@ -294,6 +295,128 @@ TEST(EnvelopeDecode, HostileBodiesFailFastWithoutAllocating) {
   // Moderate nesting is fine.
   std::string shallow = head + "\x81\xa1k" + std::string(20, '\x91') + '\x01';
   EXPECT_TRUE(decode_envelope(shallow).ok());
+}
+
+// A frame whose body is `body` (one encoded msgpack object), from sender "x".
+std::string frame_with_body(const std::string& body) {
+  return std::string("\x95\x01\x05\x01\xa1x", 6) + body;
+}
+
+void expect_too_large(const std::string& frame, const std::string& words) {
+  DecodeResult r = decode_envelope(frame);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.failure().reason, Reason::too_large) << r.failure().detail;
+  EXPECT_NE(r.failure().detail.find(words), std::string::npos) << r.failure().detail;
+  EXPECT_EQ(r.failure().sender, "x");  // known: the hub can answer ERROR
+}
+
+TEST(EnvelopeDecode, ContainerLimitsAreCheckedOnTheHeader) {
+  const auto start = std::chrono::steady_clock::now();
+  // 20 bytes or fewer, each declaring a container far past the limits: refused on the header,
+  // before a single item is read (and nothing is sized from it).
+  for (const char* header : {"\xdd\xff\xff\xff\xff", "\xdd\x00\x01\x00\x01"}) {
+    const std::string frame = frame_with_body(std::string("\x81\xa1k", 3) + std::string(header, 5));
+    ASSERT_LE(frame.size(), 20u);
+    expect_too_large(frame, "exceeds the limit of " + std::to_string(kMaxArrayItems));
+  }
+  for (const char* header : {"\xdf\xff\xff\xff\xff", "\xdf\x00\x00\x10\x01"}) {
+    expect_too_large(frame_with_body(std::string(header, 5)),
+                     "exceeds the limit of " + std::to_string(kMaxMapPairs));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+}
+
+TEST(EnvelopeDecode, ContainersAtTheLimitsDecode) {
+  // kMaxArrayItems nils in an array, kMaxMapPairs pairs in a map: accepted.
+  std::string body = packed([](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("k"));
+    p.pack_array(static_cast<std::uint32_t>(kMaxArrayItems));
+    for (std::size_t i = 0; i < kMaxArrayItems; ++i) p.pack_nil();
+  });
+  EXPECT_TRUE(decode_envelope(frame_with_body(body)).ok());
+  body = packed([](Packer& p) {
+    p.pack_map(static_cast<std::uint32_t>(kMaxMapPairs));
+    for (std::size_t i = 0; i < kMaxMapPairs; ++i) {
+      p.pack(static_cast<std::uint64_t>(i));
+      p.pack_nil();
+    }
+  });
+  EXPECT_TRUE(decode_envelope(frame_with_body(body)).ok());
+  // One more item or pair, all present, is refused.
+  body = packed([](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("k"));
+    p.pack_array(static_cast<std::uint32_t>(kMaxArrayItems + 1));
+    for (std::size_t i = 0; i <= kMaxArrayItems; ++i) p.pack_nil();
+  });
+  expect_too_large(frame_with_body(body), "array of 65537 items");
+  body = packed([](Packer& p) {
+    p.pack_map(static_cast<std::uint32_t>(kMaxMapPairs + 1));
+    for (std::size_t i = 0; i <= kMaxMapPairs; ++i) {
+      p.pack(static_cast<std::uint64_t>(i));
+      p.pack_nil();
+    }
+  });
+  expect_too_large(frame_with_body(body), "map of 4097 pairs");
+}
+
+TEST(EnvelopeDecode, ObjectCountIsBounded) {
+  // `arrays` arrays of kMaxArrayItems nils, each within its own limit, in the body {"k": [...]}.
+  auto body_of = [](std::size_t arrays) {
+    return packed([&](Packer& p) {
+      p.pack_map(1);
+      p.pack(std::string("k"));
+      p.pack_array(static_cast<std::uint32_t>(arrays));
+      for (std::size_t a = 0; a < arrays; ++a) {
+        p.pack_array(static_cast<std::uint32_t>(kMaxArrayItems));
+        for (std::size_t i = 0; i < kMaxArrayItems; ++i) p.pack_nil();
+      }
+    });
+  };
+  // Together they announce more than kMaxObjects: refused when the count passes the limit.
+  const std::size_t too_many = kMaxObjects / kMaxArrayItems;
+  ASSERT_GT(3 + too_many * (kMaxArrayItems + 1), kMaxObjects);
+  std::string body = body_of(too_many);
+  ASSERT_LE(body.size(), kMaxFrameBytes);
+  expect_too_large(frame_with_body(body), "exceeds the limit of " + std::to_string(kMaxObjects));
+  // One array fewer stays under the limit.
+  ASSERT_LE(3 + (too_many - 1) * (kMaxArrayItems + 1), kMaxObjects);
+  EXPECT_TRUE(decode_envelope(frame_with_body(body_of(too_many - 1))).ok());
+}
+
+TEST(EnvelopeDecode, NestingLimitIsExact) {
+  // The body map is level 1; kMaxNestingDepth levels decode, one more is bad_shape.
+  const std::string ok_body = std::string("\x81\xa1k", 3) +
+                              std::string(kMaxNestingDepth - 1, '\x91') + '\x01';
+  EXPECT_TRUE(decode_envelope(frame_with_body(ok_body)).ok());
+  const std::string deep_body = std::string("\x81\xa1k", 3) +
+                                std::string(kMaxNestingDepth, '\x91') + '\x01';
+  expect_failure(frame_with_body(deep_body), Reason::bad_shape);
+}
+
+TEST(EnvelopeCheckMap, ReportsLimits) {
+  std::string why;
+  EXPECT_EQ(check_msgpack_map(std::string("\xdf\xff\xff\xff\xff", 5), &why),
+            MapCheck::over_limit);
+  EXPECT_NE(why.find("map of 4294967295 pairs exceeds the limit of 4096"), std::string::npos)
+      << why;
+  EXPECT_EQ(check_msgpack_map(std::string("\x81\xa1k\xdd\x00\x01\x00\x01", 8)),
+            MapCheck::over_limit);
+  // A string past kMaxStringBytes (possible in a body checked on its own, not in a frame).
+  std::string big = packed([](Packer& p) {
+    p.pack_map(1);
+    p.pack(std::string("k"));
+    p.pack(std::string(kMaxStringBytes + 1, 'x'));
+  });
+  why.clear();
+  EXPECT_EQ(check_msgpack_map(big, &why), MapCheck::over_limit);
+  EXPECT_NE(why.find("string of " + std::to_string(kMaxStringBytes + 1) + " bytes"),
+            std::string::npos)
+      << why;
+  EXPECT_EQ(check_msgpack_map(std::string(1, '\x81') + std::string(kMaxNestingDepth, '\x91')),
+            MapCheck::too_deep);
+  EXPECT_EQ(check_msgpack_map(std::string("\x80", 1)), MapCheck::ok);
 }
 
 TEST(EnvelopeDecode, NeverCrashesOnMutatedFrames) {

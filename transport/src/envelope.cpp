@@ -3,7 +3,10 @@
 // Decoding never builds msgpack::object trees: each element is walked with a visitor that records
 // only what it needs (its type, an integer, a string view into the frame), so a hostile frame
 // cannot make us allocate (msgpack::unpack would reserve an array's slots from its header before
-// the elements arrive). The body is returned as the raw bytes of the fifth element.
+// the elements arrive). The same walk enforces the limits of envelope.h (container sizes on their
+// headers, string sizes, object count, nesting), so a body that passes can be unpacked by the
+// body decoders at a cost bounded by the limits. The body is returned as the raw bytes of the
+// fifth element.
 #include "cadre/transport/envelope.h"
 
 #include <msgpack.hpp>
@@ -17,9 +20,6 @@ namespace cadre::transport {
 
 namespace {
 
-// Deeper nesting than this inside one element is refused (bad_shape). Bodies are shallow.
-constexpr std::size_t kMaxNestingDepth = 32;
-
 // What one msgpack element turned out to be, read without allocating.
 struct ElementProbe {
   enum class Type { none, nil, boolean, uint, nint, floating, str, bin, ext, array, map };
@@ -32,8 +32,17 @@ struct ElementProbe {
   bool parse_error_seen = false;
   bool insufficient = false;
   bool too_deep = false;
+  // Set when a limit other than nesting was passed: which one, the size seen, the limit.
+  const char* over_limit = nullptr;
+  std::uint64_t over_size = 0;
+  const char* over_unit = "";
+  std::size_t over_max = 0;
 
   std::size_t depth = 0;
+  // Objects in the element known so far: itself, plus every item announced by a container
+  // header (2 per map pair). Items are counted when announced, so a header that promises too
+  // many is refused before any item is read; the final value is the element's object count.
+  std::uint64_t objects = 1;
 
   void top(Type t) {
     if (depth == 0 && type == Type::none) type = t;
@@ -48,21 +57,31 @@ struct ElementProbe {
   bool visit_negative_integer(std::int64_t) { top(Type::nint); return true; }
   bool visit_float32(float) { top(Type::floating); return true; }
   bool visit_float64(double) { top(Type::floating); return true; }
+  // Called only once the payload is in the buffer (a header alone reports insufficient bytes).
   bool visit_str(const char* v, std::uint32_t size) {
     if (depth == 0 && type == Type::none) {
       str_data = v;
       str_size = size;
     }
     top(Type::str);
-    return true;
+    return payload("string of", size);
   }
-  bool visit_bin(const char*, std::uint32_t) { top(Type::bin); return true; }
-  bool visit_ext(const char*, std::uint32_t) { top(Type::ext); return true; }
-  bool start_array(std::uint32_t) { top(Type::array); return enter(); }
+  bool visit_bin(const char*, std::uint32_t size) { top(Type::bin); return payload("bin of", size); }
+  bool visit_ext(const char*, std::uint32_t size) { top(Type::ext); return payload("ext of", size); }
+  // Called on the header, before any item.
+  bool start_array(std::uint32_t n) {
+    top(Type::array);
+    if (n > kMaxArrayItems) return refuse("array of", n, "items", kMaxArrayItems);
+    return enter() && announce(n);
+  }
   bool start_array_item() { return true; }
   bool end_array_item() { return true; }
   bool end_array() { --depth; return true; }
-  bool start_map(std::uint32_t) { top(Type::map); return enter(); }
+  bool start_map(std::uint32_t n) {
+    top(Type::map);
+    if (n > kMaxMapPairs) return refuse("map of", n, "pairs", kMaxMapPairs);
+    return enter() && announce(2 * static_cast<std::uint64_t>(n));
+  }
   bool start_map_key() { return true; }
   bool end_map_key() { return true; }
   bool start_map_value() { return true; }
@@ -71,12 +90,33 @@ struct ElementProbe {
   void parse_error(std::size_t, std::size_t) { parse_error_seen = true; }
   void insufficient_bytes(std::size_t, std::size_t) { insufficient = true; }
 
+  // Each returns false to stop the parser.
   bool enter() {
     if (++depth > kMaxNestingDepth) {
       too_deep = true;
-      return false;  // stops the parser
+      return false;
     }
     return true;
+  }
+  bool announce(std::uint64_t items) {
+    objects += items;
+    return objects <= kMaxObjects || refuse("object tree of at least", objects, "objects", kMaxObjects);
+  }
+  bool payload(const char* what, std::uint32_t size) {
+    return size <= kMaxStringBytes || refuse(what, size, "bytes", kMaxStringBytes);
+  }
+  bool refuse(const char* what, std::uint64_t size, const char* unit, std::size_t max) {
+    over_limit = what;
+    over_size = size;
+    over_unit = unit;
+    over_max = max;
+    return false;
+  }
+
+  // E.g. "array of 70000 items exceeds the limit of 65536", for failure details.
+  std::string limit_detail() const {
+    return std::string(over_limit) + " " + std::to_string(over_size) + " " + over_unit +
+           " exceeds the limit of " + std::to_string(over_max);
   }
 };
 
@@ -88,13 +128,15 @@ DecodeFailure failure(DecodeFailure::Reason reason, std::string detail) {
 }
 
 // Walks one element starting at `offset`; on success advances `offset` past it. On failure
-// returns the reason (truncated / not_msgpack / bad_shape for excessive nesting).
+// returns the reason (truncated / not_msgpack / bad_shape for excessive nesting / too_large for
+// any other limit, with probe.limit_detail() saying which).
 std::optional<DecodeFailure::Reason> probe_element(std::string_view frame, std::size_t& offset,
                                                    ElementProbe& probe) {
   if (offset >= frame.size()) return DecodeFailure::Reason::truncated;
   std::size_t off = offset;
   bool ok = msgpack::parse(frame.data(), frame.size(), off, probe);
   if (probe.too_deep) return DecodeFailure::Reason::bad_shape;
+  if (probe.over_limit != nullptr) return DecodeFailure::Reason::too_large;
   if (probe.parse_error_seen) return DecodeFailure::Reason::not_msgpack;
   if (!ok || probe.insufficient) return DecodeFailure::Reason::truncated;
   offset = off;
@@ -134,8 +176,10 @@ DecodeResult decode_unchecked(std::string_view frame) {
     ElementProbe probe;
     std::size_t off = 0;
     if (auto reason = probe_element(frame, off, probe)) {
-      return failure(*reason, *reason == Reason::truncated ? "truncated msgpack object"
-                                                           : "not a msgpack object");
+      return failure(*reason, *reason == Reason::truncated   ? "truncated msgpack object"
+                              : *reason == Reason::too_large ? probe.limit_detail()
+                              : *reason == Reason::bad_shape ? "msgpack object nested too deeply"
+                                                             : "not a msgpack object");
     }
     return failure(Reason::bad_shape, "frame is not a msgpack array");
   }
@@ -160,10 +204,11 @@ DecodeResult decode_unchecked(std::string_view frame) {
   for (int i = 0; i < 5; ++i) {
     if (i == 4) body_begin = offset;
     if (auto reason = probe_element(frame, offset, probes[i])) {
-      const char* what = *reason == Reason::truncated ? "truncated"
-                         : *reason == Reason::bad_shape ? "nested too deeply"
-                                                        : "not msgpack";
-      return fail(*reason, std::string("element '") + kElementNames[i] + "' is " + what);
+      const std::string what = *reason == Reason::truncated   ? "is truncated"
+                               : *reason == Reason::bad_shape ? "is nested too deeply"
+                               : *reason == Reason::too_large ? "is too large: " + probes[i].limit_detail()
+                                                              : "is not msgpack";
+      return fail(*reason, std::string("element '") + kElementNames[i] + "' " + what);
     }
     const ElementProbe& p = probes[i];
     switch (i) {
@@ -222,12 +267,16 @@ DecodeResult decode_unchecked(std::string_view frame) {
 
 }  // namespace
 
-MapCheck check_msgpack_map(std::string_view bytes) {
+MapCheck check_msgpack_map(std::string_view bytes, std::string* why) {
   if (bytes.empty()) return MapCheck::empty;
   ElementProbe probe;
   std::size_t offset = 0;
   if (auto reason = probe_element(bytes, offset, probe)) {
     if (*reason == DecodeFailure::Reason::bad_shape) return MapCheck::too_deep;
+    if (*reason == DecodeFailure::Reason::too_large) {
+      if (why != nullptr) *why = probe.limit_detail();
+      return MapCheck::over_limit;
+    }
     if (*reason == DecodeFailure::Reason::not_msgpack) return MapCheck::not_msgpack;
     return MapCheck::truncated;
   }

@@ -15,9 +15,24 @@ namespace cadre::transport {
 
 inline constexpr std::uint32_t kProtocolVersion = 1;
 
-// Hard limits on what a peer may send; past them a frame is malformed (never allocated).
+// Hard limits on what a peer may send (docs/protocol.md, "Limits"). Decoders check them while
+// walking the bytes, before anything is allocated for the content; past them a frame or body is
+// refused (an error value, never an exception or an allocation sized by a hostile header).
 inline constexpr std::size_t kMaxFrameBytes = 4 * 1024 * 1024;
 inline constexpr std::size_t kMaxSenderBytes = 256;
+// Per container: pairs of one map, items of one array (checked on the header, before the items).
+inline constexpr std::size_t kMaxMapPairs = 4096;
+inline constexpr std::size_t kMaxArrayItems = 65536;
+// Per str, bin or ext payload. As large as a frame: one file of a workspace or a candidate may
+// fill most of it (roles::kMaxAnswerFileBytes is 3 MiB), so within a frame the frame limit binds;
+// the limit matters for a body decoded on its own.
+inline constexpr std::size_t kMaxStringBytes = kMaxFrameBytes;
+// msgpack objects in one body, counting every key, value and item (containers included): bounds
+// the object tree a body decoder builds (~24 bytes each) whatever the mix of small containers.
+// (decode_envelope counts each element on its own; all but the body are scalars.)
+inline constexpr std::size_t kMaxObjects = 262144;
+// Containers nested inside one another (a body map holding an array of maps is depth 3).
+inline constexpr std::size_t kMaxNestingDepth = 32;
 
 // Fixed numeric ids; never renumber, only append.
 enum class MessageKind : std::uint8_t {
@@ -63,8 +78,9 @@ const char* reason_name(DecodeFailure::Reason reason);
 std::string encode_envelope(const Envelope& envelope);
 
 // Decodes one frame. Never throws, never allocates more than the frame's size. Fails when the
-// frame exceeds kMaxFrameBytes, is not one msgpack array of five elements with the types above,
-// has a version other than kProtocolVersion, or a kind outside [kMinKind, kMaxKind].
+// frame exceeds kMaxFrameBytes or any other limit above (too_large; nesting: bad_shape), is not
+// one msgpack array of five elements with the types above, has a version other than
+// kProtocolVersion, or a kind outside [kMinKind, kMaxKind].
 class DecodeResult {
  public:
   DecodeResult(Envelope envelope) : ok_(true), envelope_(std::move(envelope)) {}      // NOLINT
@@ -81,11 +97,16 @@ class DecodeResult {
 
 DecodeResult decode_envelope(std::string_view frame);
 
-// Why some bytes are not exactly one msgpack map (nested at most 32 deep).
-enum class MapCheck { ok, empty, not_msgpack, truncated, too_deep, trailing_bytes, not_a_map };
+// Why some bytes are not exactly one msgpack map within the limits above: too_deep past
+// kMaxNestingDepth, over_limit past kMaxMapPairs, kMaxArrayItems, kMaxStringBytes or kMaxObjects.
+enum class MapCheck {
+  ok, empty, not_msgpack, truncated, too_deep, trailing_bytes, not_a_map, over_limit
+};
 
-// Checks, without allocating, that `bytes` hold exactly one msgpack map. Bodies are checked with
-// this before anything unpacks them, so hostile size headers cost nothing.
-MapCheck check_msgpack_map(std::string_view bytes);
+// Checks, without allocating, that `bytes` hold exactly one msgpack map within the limits. Bodies
+// are checked with this before anything unpacks them, so hostile size headers cost nothing. On
+// over_limit, `why` (when given) says which limit, e.g. "map of 5000 pairs exceeds the limit of
+// 4096".
+MapCheck check_msgpack_map(std::string_view bytes, std::string* why = nullptr);
 
 }  // namespace cadre::transport
