@@ -24,13 +24,7 @@ int hub_command(const HubArgs& given) {
     return kExitBadInput;
   }
   const std::string out_dir = args.out_dir.empty() ? default_out_dir(scenario.name) : args.out_dir;
-  if (!make_out_dir(out_dir)) return kExitFailure;
-  if (!resuming) {
-    if (auto recorded = write_run_record(out_dir, args.scenario); !recorded.ok()) {
-      print_error(recorded.error().to_string());
-      return kExitFailure;
-    }
-  }
+  if (!prepare_run_folder(out_dir, "", args.scenario, resuming)) return kExitFailure;
 
   install_stop_signals();
   const RunLog say(args.quiet);

@@ -90,6 +90,17 @@ bool apply_resume(const std::string& resume_dir, ScenarioArgs& scenario, std::st
   return true;
 }
 
+bool prepare_run_folder(const std::string& out_dir, const std::string& subfolder,
+                        const ScenarioArgs& scenario, bool resuming) {
+  if (!make_out_dir(out_dir + subfolder)) return false;
+  if (resuming) return true;
+  if (auto recorded = write_run_record(out_dir, scenario); !recorded.ok()) {
+    print_error(recorded.error().to_string());
+    return false;
+  }
+  return true;
+}
+
 Status write_run_record(const std::string& dir, const ScenarioArgs& args) {
   auto text = file_text(args.path);
   if (!text.ok()) return text.error();

@@ -22,6 +22,11 @@ std::optional<runtime::Scenario> load_or_print(const ScenarioArgs& args);
 // command exits with kExitBadInput).
 bool apply_resume(const std::string& resume_dir, ScenarioArgs& scenario, std::string& out_dir);
 
+// Makes `out_dir` (and out_dir + `subfolder`) and, unless resuming, writes its run.json. Prints
+// the reason and returns false on failure.
+bool prepare_run_folder(const std::string& out_dir, const std::string& subfolder,
+                        const ScenarioArgs& scenario, bool resuming);
+
 // DIR/run.json: what a run was started with (scenario file, --set, --seed, the file's checksum),
 // so `--resume DIR` continues it with the same scenario.
 Status write_run_record(const std::string& dir, const ScenarioArgs& args);
