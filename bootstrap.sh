@@ -20,6 +20,8 @@ packages=(
   python3 python3-zmq python3-msgpack
   iproute2  # the network-namespace partition test (tests/cluster)
 )
+# test: also Debian's chromium, to render report.html headless (tests/integration).
+if [ "$mode" = test ]; then packages+=(--test); fi
 ci/install-missing.sh "${packages[@]}"
 
 build_dir="${CADRE_BUILD_DIR:-build}"

@@ -43,6 +43,9 @@ Status apply_scenario(const AgentArgs& args, agents::AgentOptions& options) {
       if (candidate.role == args.role && entry == nullptr) entry = &candidate;
     if (entry == nullptr) return make_error("the scenario's team has no " + args.role);
   }
+  if (entry->brain.kind == "inbox")
+    return make_error("this human is an inbox: a person answers with `cadre inbox --hub ADDR`; "
+                      "the hub serves it, no agent process is needed");
   if (entry->brain.kind == "process")
     return make_error("a process brain is a program of its own: start its command with "
                       "CADRE_HUB, CADRE_AGENT_ID, CADRE_ROLE, CADRE_MODEL and CADRE_CAPACITY set");

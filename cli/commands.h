@@ -25,6 +25,8 @@ struct RunArgs {
   std::string out_dir;  // empty: runs/<scenario>-<timestamp>
   bool quiet = false;
   std::string resume_dir;  // continue the run in this folder (scenario from its run.json)
+  double progress_s = 5;   // seconds between plain progress lines (stdout not a terminal)
+  std::string metrics_listen;  // run: "ADDR:PORT" for Prometheus metrics; empty: none
 };
 
 struct SweepArgs {
@@ -70,6 +72,8 @@ struct HubArgs {
   bool quiet = false;
   KeyArgs keys;
   std::string resume_dir;
+  double progress_s = 5;       // seconds between plain progress lines (stdout not a terminal)
+  std::string metrics_listen;  // "ADDR:PORT" for Prometheus metrics; empty: none
 };
 
 struct KeysGenArgs {

@@ -5,6 +5,7 @@
 
 #include "cadre/runtime/live_hub.h"
 #include "commands.h"
+#include "progress.h"
 #include "run_support.h"
 #include "scenario_args.h"
 #include "security_args.h"
@@ -27,8 +28,18 @@ int hub_command(const HubArgs& given) {
   if (!prepare_run_folder(out_dir, "", args.scenario, resuming)) return kExitFailure;
 
   install_stop_signals();
-  const RunLog say(args.quiet);
+  RunLog say(args.quiet);
+  // Live progress (also while waiting for the team): redrawn in place on a terminal, a plain line
+  // every --progress-s otherwise.
+  ProgressLine progress(ProgressLine::for_stdout(!args.quiet, args.progress_s,
+                                                 [&say](const std::string& line) { say(line); }));
+  say.attach(&progress);
+  const runtime::LiveHub* live = nullptr;  // set once the hub exists; on_idle runs after that
   runtime::LiveHubOptions options;
+  options.metrics_listen = args.metrics_listen;
+  options.on_idle = [&] {
+    if (live != nullptr) progress.update(live->core());
+  };
   options.listen = args.listen;
   options.out_dir = out_dir;
   options.security = *security;
@@ -41,6 +52,7 @@ int hub_command(const HubArgs& given) {
   // Refusals are security events: they are printed even with --quiet.
   options.on_log = [&](const std::string& line) {
     if (line.rfind("refused", 0) == 0) {
+      progress.before_log();
       std::cerr << "cadre hub: " << line << std::endl;
     } else {
       say(line);
@@ -51,6 +63,7 @@ int hub_command(const HubArgs& given) {
     print_error(hub.error().to_string());
     return kExitFailure;
   }
+  live = hub->get();
   const std::string endpoint = connectable_endpoint((*hub)->endpoint());
   {
     // Written once listening, so scripts can wait for it before starting agents.
@@ -58,22 +71,33 @@ int hub_command(const HubArgs& given) {
     endpoint_file << endpoint << "\n";
   }
 
+  // An inbox human is a person answering in `cadre inbox`, served by the hub: no agent joins.
   std::map<std::string, std::uint32_t> needed;
-  for (const auto& entry : scenario.team) needed[entry.role] += entry.count;
+  bool inbox = false;
+  for (const auto& entry : scenario.team) {
+    if (entry.brain.kind == "inbox")
+      inbox = true;
+    else
+      needed[entry.role] += entry.count;
+  }
   std::string team;
   for (const auto& [role, count] : needed)
     team += (team.empty() ? "" : ", ") + std::to_string(count) + " " + role;
+  if (inbox) team += " + an inbox for a person";
   say("hub for scenario '" + scenario.name + "' (" + std::to_string(scenario.goals.size()) +
       " goals) listening at " + endpoint + (security->has_value() ? " (CURVE)" : " (plain text)") +
       "; waiting up to " + std::to_string(static_cast<int>(args.wait_s)) + " s for " + team +
       "; output in " + out_dir);
 
   if (auto assembled = (*hub)->wait_for_team(args.wait_s); !assembled.ok()) {
+    progress.before_log();
     print_error(assembled.error().to_string());
     return stop_signal() != 0 ? kExitInterrupted : kExitFailure;
   }
   say("team complete; starting");
   runtime::RunFacts facts = (*hub)->run();
+  progress.finish((*hub)->core());
+  say.attach(nullptr);
   return finish_run(out_dir, (*hub)->core(), facts);
 }
 

@@ -92,7 +92,8 @@ std::vector<AgentStep> place_agents(const runtime::Scenario& scenario, unsigned 
   unsigned next = nodes > 1 ? 1 : 0;
   for (std::size_t i = 0; i < scenario.team.size(); ++i) {
     const auto& entry = scenario.team[i];
-    if (entry.count == 0) continue;
+    // An inbox is served by the hub itself (a person answers with `cadre inbox`).
+    if (entry.count == 0 || entry.brain.kind == "inbox") continue;
     AgentStep step;
     step.entry = i;
     step.role = entry.role;

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "hub_tools.h"
 #include "launch_command.h"
 
 int main(int argc, char** argv) {
@@ -43,6 +44,15 @@ int main(int argc, char** argv) {
   run->add_option("--set", run_args.scenario.sets,
                   "Override a field, e.g. --set team.coder.count=8 (repeatable)");
   run->add_flag("--quiet,-q", run_args.quiet, "Print only the summary");
+  run->add_option("--metrics", run_args.metrics_listen,
+                  "Serve Prometheus metrics at http://ADDR:PORT/metrics (port 0: any free port; the "
+                  "address is written to OUT/metrics.address)")
+      ->type_name("ADDR:PORT");
+  run->add_option("--progress-s", run_args.progress_s,
+                  "Seconds between progress lines when stdout is not a terminal (default 5; on a "
+                  "terminal one line is redrawn in place)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.1, 86400.0));
 
   RunArgs sim_args;
   auto* sim = app.add_subcommand(
@@ -55,6 +65,11 @@ int main(int argc, char** argv) {
   sim->add_option("--seed", sim_args.scenario.seed, "Replace the scenario's seed");
   sim->add_option("--set", sim_args.scenario.sets, "Override a field (repeatable)");
   sim->add_flag("--quiet,-q", sim_args.quiet, "Print only the summary");
+  sim->add_option("--progress-s", sim_args.progress_s,
+                  "Seconds of wall time between progress lines when stdout is not a terminal "
+                  "(default 5; a last line at the end; on a terminal one line is redrawn in place)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.1, 86400.0));
 
   SweepArgs sweep_args;
   auto* sweep = app.add_subcommand(
@@ -139,6 +154,15 @@ int main(int argc, char** argv) {
   hub->add_option("--seed", hub_args.scenario.seed, "Replace the scenario's seed");
   hub->add_option("--set", hub_args.scenario.sets, "Override a field (repeatable)");
   hub->add_flag("--quiet,-q", hub_args.quiet, "Print only the summary");
+  hub->add_option("--metrics", hub_args.metrics_listen,
+                  "Serve Prometheus metrics at http://ADDR:PORT/metrics (port 0: any free port; the "
+                  "address is written to OUT/metrics.address)")
+      ->type_name("ADDR:PORT");
+  hub->add_option("--progress-s", hub_args.progress_s,
+                  "Seconds between progress lines when stdout is not a terminal (default 5; on a "
+                  "terminal one line is redrawn in place)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.1, 86400.0));
 
   KeysGenArgs keys_args;
   auto* keys = app.add_subcommand("keys", "CURVE keys for a hub and its agents");
@@ -182,6 +206,55 @@ int main(int argc, char** argv) {
   launch_slurm->add_flag("--dry-run", launch_args.dry_run,
                          "Print the job script; create and submit nothing");
 
+  // Tools beside a running hub: they ask it for views and never join the team.
+  auto add_tool_options = [](CLI::App* command, ToolArgs& tool) {
+    command->add_option("--hub", tool.hub,
+                        "The hub: its endpoint (tcp://HOST:PORT, ipc://PATH; see OUT/hub.endpoint) "
+                        "or a run's output folder")
+        ->required();
+    command->add_option("--keys", tool.keys.keys_dir,
+                        "Key folder from `cadre keys gen` when the hub uses CURVE: uses "
+                        "DIR/agents/<key-name>.key and DIR/hub.pub");
+    command->add_option("--key-name", tool.keys.key_name,
+                        "With --keys: this tool's key name (default: agent)");
+    command->add_option("--key", tool.keys.key_file, "This tool's key file (NAME.key, mode 600)");
+    command->add_option("--hub-key", tool.keys.hub_key_file, "The hub's public key file (hub.pub)");
+    command->add_option("--timeout-s", tool.timeout_s,
+                        "Seconds to wait for the hub's answer (default 5)")
+        ->check(CLI::Range(0.1, 3600.0));
+    command->add_flag("--json", tool.json, "Print the hub's JSON view (docs/protocol.md, Tools)");
+  };
+  ToolArgs status_args;
+  auto* status = app.add_subcommand(
+      "status",
+      "Show a running hub's team: every agent with its role, state, current tasks and heartbeat\n"
+      "age; goals by state; tasks and cost so far.");
+  add_tool_options(status, status_args);
+
+  InboxArgs inbox_args;
+  auto* inbox = app.add_subcommand(
+      "inbox",
+      "What waits for a person in a running hub whose human is an inbox (brain: {kind: inbox}):\n"
+      "subtasks escalated to a human, with the candidates and the critics' feedback so far, and\n"
+      "(workflow.approval: human) goals awaiting approval. On a terminal it then asks which item\n"
+      "to decide; --resolve decides one without asking:\n"
+      "  --accept CANDIDATE   take a listed candidate (for an approval: team)\n"
+      "  --answer TEXT        give your own answer (the goal ends escalated)\n"
+      "  --reject [REASON]    refuse it (the subtask or goal fails)");
+  add_tool_options(inbox, inbox_args.tool);
+  inbox->add_option("--resolve", inbox_args.resolve_goal, "Decide on this goal's waiting item")
+      ->type_name("GOAL");
+  inbox->add_option("--item", inbox_args.item,
+                    "Which of the goal's items (e.g. s2/resolve, approve) when it has several");
+  inbox->add_option("--accept", inbox_args.accept, "Accept this candidate (as listed)")
+      ->type_name("CANDIDATE");
+  inbox->add_option("--answer", inbox_args.answer, "Answer with this text")->type_name("TEXT");
+  inbox->add_option("--reject", inbox_args.reason, "Reject, with an optional reason")
+      ->expected(0, 1)
+      ->type_name("[REASON]");
+  inbox->add_option("--by", inbox_args.by, "Who decides, for the journal (default: $USER)");
+  inbox->add_flag("--no-prompt", inbox_args.no_prompt, "List only, even on a terminal");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -207,6 +280,11 @@ int main(int argc, char** argv) {
     if (hub->parsed()) return hub_command(hub_args);
     if (keys_gen->parsed()) return keys_gen_command(keys_args);
     if (launch_slurm->parsed()) return launch_slurm_command(launch_args);
+    if (status->parsed()) return status_command(status_args);
+    if (inbox->parsed()) {
+      inbox_args.reject = inbox->count("--reject") > 0;
+      return inbox_command(inbox_args);
+    }
   } catch (const std::exception& e) {
     print_error(std::string("unexpected failure: ") + e.what());
     return kExitFailure;

@@ -18,6 +18,7 @@
 #include "cadre/runtime/report.h"
 #include "cadre/runtime/supervisor.h"
 #include "commands.h"
+#include "progress.h"
 #include "scenario_args.h"
 #include "run_support.h"
 
@@ -90,7 +91,11 @@ int run_command(const RunArgs& given) {
   if (!prepare_run_folder(out_dir, "/agents", args.scenario, resuming)) return kExitFailure;
 
   install_stop_signals();
-  const RunLog say(args.quiet);
+  RunLog say(args.quiet);
+  // Live progress: redrawn in place on a terminal, a plain line every --progress-s otherwise.
+  ProgressLine progress(ProgressLine::for_stdout(!args.quiet, args.progress_s,
+                                                 [&say](const std::string& line) { say(line); }));
+  say.attach(&progress);
 
   runtime::ChildProcesses children;
   // Agent processes that die while the run goes on are restarted (scenario `supervision:`); the
@@ -124,7 +129,9 @@ int run_command(const RunArgs& given) {
   options.resume = resuming;  // (--resume: the journal in out_dir is replayed first)
   options.on_log = [&](const std::string& line) { say(line); };
   options.interrupted = [] { return stop_signal() != 0; };
+  options.metrics_listen = args.metrics_listen;
   options.on_idle = [&] {
+    if (live != nullptr) progress.update(live->core());  // reads the clock; counts only when due
     const double t = say.elapsed_s();
     const auto exits = children.reap();
     // Once every goal has ended or a stop signal arrived, agents leave as part of the shutdown:
@@ -170,10 +177,13 @@ int run_command(const RunArgs& given) {
     endpoint_file << (*hub)->endpoint() << "\n";
   }
 
-  std::size_t agent_count = 0;
-  for (const auto& entry : scenario.team) agent_count += entry.count;
+  // An inbox human is a person answering in `cadre inbox`: the hub serves it, no process runs.
+  std::size_t agent_count = 0, inbox_count = 0;
+  for (const auto& entry : scenario.team)
+    (entry.brain.kind == "inbox" ? inbox_count : agent_count) += entry.count;
   say("scenario '" + scenario.name + "': " + std::to_string(scenario.goals.size()) +
-      " goals, " + std::to_string(agent_count) + " agents; hub at " + (*hub)->endpoint() +
+      " goals, " + std::to_string(agent_count) + " agents" +
+      (inbox_count > 0 ? " + an inbox for a person" : "") + "; hub at " + (*hub)->endpoint() +
       "; output in " + out_dir);
 
   if (scenario.faults.any())
@@ -185,6 +195,7 @@ int run_command(const RunArgs& given) {
   std::vector<std::string> order;
   std::map<std::string, std::uint32_t> next_index;
   for (const auto& entry : scenario.team) {
+    if (entry.brain.kind == "inbox") continue;  // served by the hub itself
     for (std::uint32_t i = 0; i < entry.count; ++i) {
       AgentLaunch launch;
       launch.id = agent_id_for(entry.role, ++next_index[entry.role]);
@@ -229,6 +240,8 @@ int run_command(const RunArgs& given) {
   }
 
   facts.agent_restarts = supervisor.restart_counts();
+  progress.finish((*hub)->core());
+  say.attach(nullptr);
   return finish_run(out_dir, (*hub)->core(), facts);
 }
 

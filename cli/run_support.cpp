@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "commands.h"
+#include "progress.h"
 
 #include <cstdio>
 #include <ctime>
@@ -30,7 +31,7 @@ namespace cadre::cli {
 std::map<std::string, std::string> brain_params_for(const runtime::TeamEntry& entry,
                                                     const runtime::Scenario& scenario) {
   std::map<std::string, std::string> params = entry.brain.params;
-  if (entry.brain.kind == "sim") {
+  if (entry.brain.kind == "sim" || entry.brain.kind == "inbox") {  // inbox: cadre sim's person
     char scale[64];
     std::snprintf(scale, sizeof scale, "%.17g", scenario.workflow.time_scale);
     params["time_scale"] = scale;
@@ -74,6 +75,7 @@ double RunLog::elapsed_s() const {
 
 void RunLog::operator()(const std::string& line) const {
   if (quiet_) return;
+  if (progress_ != nullptr) progress_->before_log();
   char stamp[24];
   std::snprintf(stamp, sizeof stamp, "[%7.2fs] ", elapsed_s());
   std::cout << stamp << line << std::endl;
@@ -125,7 +127,9 @@ int finish_run(const std::string& out_dir, const runtime::HubCore& core,
     print_error(written.error().to_string());
     return kExitFailure;
   }
-  std::cout << "  report     " << out_dir << "/report.json\n" << std::endl;
+  std::cout << "  report     " << out_dir << "/report.json, report.html (charts), trace.json "
+               "(Perfetto)\n"
+            << std::endl;
   if (facts.interrupted) return kExitInterrupted;
   if (!facts.failure.empty()) {
     print_error("the run stopped: " + facts.failure);

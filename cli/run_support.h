@@ -43,16 +43,23 @@ Status check_plugins(const runtime::Scenario& scenario);
 void install_stop_signals();
 int stop_signal();  // 0 until a stop signal arrived
 
-// "[  12.34s] line" on stdout, timed from construction; silent when quiet.
+class ProgressLine;
+
+// "[  12.34s] line" on stdout, timed from construction; silent when quiet. With a progress line
+// attached, the line it shows on the terminal is erased before each log line (and redrawn by
+// its next update), so the two never share a line.
 class RunLog {
  public:
   explicit RunLog(bool quiet);
   void operator()(const std::string& line) const;
   double elapsed_s() const;
+  // `progress` must outlive this log (or be detached with nullptr).
+  void attach(ProgressLine* progress) { progress_ = progress; }
 
  private:
   bool quiet_;
   std::chrono::steady_clock::time_point started_;
+  ProgressLine* progress_ = nullptr;
 };
 
 // runs/<scenario>-<local timestamp>

@@ -42,11 +42,15 @@ int validate_command(const ScenarioArgs& args) {
     return kExitBadInput;
   }
   std::size_t agents = 0, subtasks = 0;
-  for (const auto& entry : scenario->team) agents += entry.count;
+  bool inbox = false;
+  for (const auto& entry : scenario->team) {
+    if (entry.brain.kind == "inbox") inbox = true;
+    else agents += entry.count;
+  }
   for (const auto& goal : scenario->goals) subtasks += goal.subtasks.size();
   std::cout << args.path << ": ok: scenario '" << scenario->name << "', seed " << scenario->seed
-            << ", " << agents << " agents, " << scenario->goals.size() << " goals, " << subtasks
-            << " subtasks\n";
+            << ", " << agents << " agents" << (inbox ? " + an inbox for a person" : "") << ", "
+            << scenario->goals.size() << " goals, " << subtasks << " subtasks\n";
   return kExitOk;
 }
 

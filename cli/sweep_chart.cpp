@@ -6,6 +6,8 @@
 #include <map>
 #include <sstream>
 
+#include "cadre/runtime/report_html.h"
+
 namespace cadre::cli {
 namespace {
 
@@ -103,7 +105,11 @@ std::string sweep_chart_svg(const std::string& title, const std::vector<std::str
       svg << "<line x1=\"" << left << "\" x2=\"" << left + panel_w << "\" y1=\"" << y
           << "\" y2=\"" << y << "\" stroke=\"#ddd\"/>\n"
           << "<text x=\"" << left - 6 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">"
-          << (panel == 0 ? fmt("%.0f", value) : fmt("%.2f", value)) << "</text>\n";
+          << (panel == 0                ? fmt("%.0f", value)
+              : cost_max / 4 >= 0.1  ? fmt("%.2f", value)
+              : cost_max / 4 >= 0.01 ? fmt("%.3f", value)
+                                     : fmt("%.4f", value))
+          << "</text>\n";
     }
     for (double decade = std::floor(lx_min); decade <= lx_max; decade += 1) {
       for (double mantissa : {1.0, 2.0, 5.0}) {
@@ -163,6 +169,49 @@ std::string sweep_chart_svg(const std::string& title, const std::vector<std::str
   }
   svg << "</svg>\n";
   return svg.str();
+}
+
+std::string sweep_report_html(const std::string& title, const std::vector<std::string>& dimensions,
+                              const std::string& chart_svg, const std::vector<SweepRunRow>& rows) {
+  using runtime::html_escape;
+  std::ostringstream out;
+  out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>cadre sweep: "
+      << html_escape(title) << "</title>\n<style>\n"
+      << "body{font-family:sans-serif;font-size:14px;color:#222;margin:24px;max-width:1120px}\n"
+      << "h1{font-size:22px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd}\n"
+      << "table{border-collapse:collapse}th,td{padding:3px 10px;border-bottom:1px solid #eee;"
+         "text-align:right}th:first-child,td:first-child{text-align:left}.failed{color:#b00}\n"
+      << "svg{display:block}\n</style>\n</head><body>\n<h1>cadre sweep: " << html_escape(title)
+      << "</h1>\n<p>" << rows.size() << " runs over";
+  for (std::size_t d = 0; d < dimensions.size(); ++d)
+    out << (d ? ", " : " ") << html_escape(dimensions[d]);
+  out << ". Data: <a href=\"sweep.csv\">sweep.csv</a>; chart alone: "
+         "<a href=\"sweep.svg\">sweep.svg</a>.</p>\n<h2>Outcome against compute</h2>\n"
+      << chart_svg << "<h2>Runs</h2>\n<table id=\"runs\"><tr><th>run</th><th>seed</th>";
+  for (const auto& dimension : dimensions) out << "<th>" << html_escape(dimension) << "</th>";
+  out << "<th>goals</th><th>resolved</th><th>escalated</th><th>failed</th><th>tokens per goal</th>"
+         "<th>USD</th><th>USD per resolved</th><th>report</th></tr>\n";
+  for (const auto& row : rows) {
+    out << "<tr><td>" << row.run << "</td><td>" << row.seed << "</td>";
+    for (const auto& value : row.values) out << "<td>" << html_escape(value) << "</td>";
+    if (!row.failure.empty()) {
+      out << "<td class=\"failed\" colspan=\"7\">failed: " << html_escape(row.failure) << "</td>";
+    } else {
+      const double total = std::max(1.0, row.goals);
+      out << "<td>" << fmt("%.0f", row.goals) << "</td><td>" << fmt("%.0f", row.resolved)
+          << fmt(" (%.0f%%)", 100 * row.resolved / total) << "</td><td>"
+          << fmt("%.0f", row.escalated) << "</td><td>" << fmt("%.0f", row.failed) << "</td><td>"
+          << fmt("%.0f", row.tokens_per_goal) << "</td><td>" << fmt("%.4f", row.usd) << "</td><td>"
+          << (row.usd_per_resolved < 0 ? std::string("&#8211;") : fmt("%.4f", row.usd_per_resolved))
+          << "</td>";
+    }
+    out << "<td>";
+    if (!row.link.empty())
+      out << "<a href=\"" << html_escape(row.link) << "\">report</a>";
+    out << "</td></tr>\n";
+  }
+  out << "</table>\n</body></html>\n";
+  return out.str();
 }
 
 }  // namespace cadre::cli

@@ -126,6 +126,14 @@ int sweep_command(const SweepArgs& args) {
       print_error(check.error().to_string());
       return kExitBadInput;
     }
+    // A live sweep runs unattended: nobody would answer an inbox.
+    for (const auto& entry : check->team) {
+      if (args.live && entry.brain.kind == "inbox") {
+        print_error("--live with an inbox human: the sweep's runs would wait for a person; sweep "
+                    "in simulation (a simulated person stands in) or give the human another brain");
+        return kExitBadInput;
+      }
+    }
     point_args.push_back(std::move(point_arg));
   }
 
@@ -223,8 +231,40 @@ int sweep_command(const SweepArgs& args) {
 
   std::vector<std::string> dimension_names;
   for (const auto& dimension : dimensions) dimension_names.push_back(dimension.path);
-  std::ofstream(out_dir + "/sweep.svg") << sweep_chart_svg(base->name, dimension_names, samples);
-  std::cout << "wrote " << out_dir << "/sweep.csv and " << out_dir << "/sweep.svg" << std::endl;
+  const std::string chart = sweep_chart_svg(base->name, dimension_names, samples);
+  std::ofstream(out_dir + "/sweep.svg") << chart;
+
+  // report.html: the chart and every run, linking to the run's own report.html.
+  std::vector<SweepRunRow> rows;
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    SweepRunRow row;
+    row.run = i;
+    row.seed = grid[i].seed;
+    row.values = grid[i].values;
+    row.failure = failures[i];
+    const runtime::ReportFigures& r = reports[i];
+    row.goals = r.goals;
+    row.resolved = r.resolved;
+    row.escalated = r.escalated;
+    row.failed = r.failed;
+    row.tokens_per_goal = (r.tokens_in + r.tokens_out) / std::max(1.0, r.goals);
+    row.usd = r.usd;
+    row.usd_per_resolved = r.usd_per_resolved;
+    const std::string link = "points/" + std::to_string(i) + "/report.html";
+    std::error_code ignored;
+    if (std::filesystem::exists(out_dir + "/" + link, ignored)) row.link = link;
+    rows.push_back(std::move(row));
+  }
+  const std::string html_path = out_dir + "/report.html";
+  std::ofstream html(html_path);
+  html << sweep_report_html(base->name, dimension_names, chart, rows);
+  html.close();
+  if (!html) {
+    print_error(html_path + ": cannot write");
+    return kExitFailure;
+  }
+  std::cout << "wrote " << out_dir << "/sweep.csv, " << out_dir << "/sweep.svg and " << html_path
+            << std::endl;
   return any_failed ? kExitFailure : kExitOk;
 }
 

@@ -42,6 +42,9 @@ void decode_bodies(std::string_view body) {
   round_trip(body, roles::decode_error);
   round_trip(body, roles::decode_bye);
   round_trip(body, roles::decode_cancel);
+  round_trip(body, roles::decode_query);
+  round_trip(body, roles::decode_view);
+  round_trip(body, roles::decode_decision);
 }
 
 }  // namespace

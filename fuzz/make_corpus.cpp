@@ -92,6 +92,10 @@ std::vector<std::pair<std::string, std::string>> envelopes() {
   out.emplace_back("error", frame(MessageKind::error, 9, "hub", roles::encode(roles::ErrorReply{"bad_body", "field 'attempt' is missing", 4})));
   out.emplace_back("bye", frame(MessageKind::bye, 10, "hub", roles::encode(roles::Bye{"run finished"})));
   out.emplace_back("cancel", frame(MessageKind::cancel, 11, "hub", roles::encode(roles::Cancel{"g1", "s1", 1, "another attempt won"})));
+  out.emplace_back("query", frame(MessageKind::query, 13, "tool-1", roles::encode(roles::Query{"inbox"})));
+  out.emplace_back("view", frame(MessageKind::view, 14, "hub", roles::encode(roles::View{"status", "{\"goals\":{}}"})));
+  out.emplace_back("decide", frame(MessageKind::decide, 15, "tool-1",
+                                   roles::encode(roles::Decision{"g1", "s1/resolve", "accept", "s1/2", "", "", "ana"})));
   // Edge cases: an empty body, the largest ids, unknown and nil fields.
   out.emplace_back("edge-empty-body", frame(MessageKind::bye, 0, "a", ""));
   out.emplace_back("edge-max-ids", frame(MessageKind::ack, ~0ULL, std::string(transport::kMaxSenderBytes, 's'),

@@ -365,6 +365,7 @@ Status read_exec_answer(const roles::TaskAssignment& task, std::string_view text
     case roles::TaskKind::resolve:
       return read_candidate(root, task.kind, outcome);
     case roles::TaskKind::review:
+    case roles::TaskKind::approve:
       return read_verdict(root, outcome);
   }
   return make_error("unknown task kind " + std::to_string(static_cast<int>(task.kind)));

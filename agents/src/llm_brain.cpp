@@ -45,7 +45,8 @@ std::string read_reply(const roles::TaskAssignment& task, const std::string& rep
       outcome.candidate = std::move(candidate.value());
       return {};
     }
-    case roles::TaskKind::review: {
+    case roles::TaskKind::review:
+    case roles::TaskKind::approve: {
       auto verdict = roles::parse_critic_answer(reply);
       if (!verdict.ok()) return verdict.error().to_string();
       outcome.verdict = verdict.value();

@@ -273,6 +273,20 @@ BrainAnswer SimBrain::answer(const roles::TaskAssignment& task) {
       answer.delay_s = p.human_latency_s * jitter(draw("latency")) * p.time_scale;
       break;
     }
+    case roles::TaskKind::approve: {
+      // A person checks the team's finished work: they see what is wrong (the ground truth the
+      // candidate carries) and reject it; work of unknown truth is approved.
+      roles::Verdict verdict;
+      const bool correct = !task.candidate || task.candidate->sim_correct.value_or(true);
+      verdict.accept = correct;
+      verdict.score = correct ? 1.0 : 0.0;
+      verdict.feedback = correct ? "approved" : "the work is wrong";
+      out.verdict = std::move(verdict);
+      out.tokens_in = 0;
+      out.tokens_out = 0;
+      answer.delay_s = p.human_latency_s * jitter(draw("latency")) * p.time_scale;
+      break;
+    }
     default:
       out.ok = false;
       out.error =

@@ -297,7 +297,7 @@ class MapReader {
     if (!v) return err;
     if (v->type != object_type::POSITIVE_INTEGER) return wrong(key, "unsigned integer");
     raw = v->via.u64;
-    if (raw < 1 || raw > 4) {
+    if (raw < 1 || raw > 5) {
       return make_error("field '" + name(key) + "': unknown task kind " + std::to_string(raw));
     }
     out = static_cast<TaskKind>(raw);
@@ -476,6 +476,28 @@ std::optional<Error> read_fields(MapReader& r, Cancel& b) {
   return std::nullopt;
 }
 
+std::optional<Error> read_fields(MapReader& r, Query& b) {
+  CADRE_READ(r.str("what", b.what, true));
+  return std::nullopt;
+}
+
+std::optional<Error> read_fields(MapReader& r, View& b) {
+  CADRE_READ(r.str("what", b.what, true));
+  CADRE_READ(r.str("json", b.json, true));
+  return std::nullopt;
+}
+
+std::optional<Error> read_fields(MapReader& r, Decision& b) {
+  CADRE_READ(r.str("goal_id", b.goal_id, true));
+  CADRE_READ(r.str("item", b.item));
+  CADRE_READ(r.str("action", b.action, true));
+  CADRE_READ(r.str("candidate", b.candidate));
+  CADRE_READ(r.str("answer", b.answer));
+  CADRE_READ(r.str("reason", b.reason));
+  CADRE_READ(r.str("by", b.by));
+  return std::nullopt;
+}
+
 #undef CADRE_READ
 
 template <typename T>
@@ -518,6 +540,7 @@ const char* task_kind_name(TaskKind kind) {
     case TaskKind::solve: return "solve";
     case TaskKind::review: return "review";
     case TaskKind::resolve: return "resolve";
+    case TaskKind::approve: return "approve";
   }
   return "unknown";
 }
@@ -611,6 +634,31 @@ std::string encode(const Cancel& b) {
   return w.finish();
 }
 
+std::string encode(const Query& b) {
+  MapWriter w;
+  w.str("what", b.what);
+  return w.finish();
+}
+
+std::string encode(const View& b) {
+  MapWriter w;
+  w.str("what", b.what);
+  w.str("json", b.json);
+  return w.finish();
+}
+
+std::string encode(const Decision& b) {
+  MapWriter w;
+  w.str("goal_id", b.goal_id);
+  w.str_if_set("item", b.item);
+  w.str("action", b.action);
+  w.str_if_set("candidate", b.candidate);
+  w.str_if_set("answer", b.answer);
+  w.str_if_set("reason", b.reason);
+  w.str_if_set("by", b.by);
+  return w.finish();
+}
+
 std::string encode_empty() { return std::string(1, '\x80'); }
 
 Result<Hello> decode_hello(std::string_view bytes) { return decode_body<Hello>(bytes, "HELLO"); }
@@ -630,6 +678,12 @@ Result<ErrorReply> decode_error(std::string_view bytes) {
 Result<Bye> decode_bye(std::string_view bytes) { return decode_body<Bye>(bytes, "BYE"); }
 Result<Cancel> decode_cancel(std::string_view bytes) {
   return decode_body<Cancel>(bytes, "CANCEL");
+}
+
+Result<Query> decode_query(std::string_view bytes) { return decode_body<Query>(bytes, "QUERY"); }
+Result<View> decode_view(std::string_view bytes) { return decode_body<View>(bytes, "VIEW"); }
+Result<Decision> decode_decision(std::string_view bytes) {
+  return decode_body<Decision>(bytes, "DECIDE");
 }
 
 TaskOutcome outcome_for(const TaskAssignment& task, const std::string& model) {

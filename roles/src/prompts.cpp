@@ -274,7 +274,8 @@ Result<std::string> read_template_file(const std::string& path) {
 std::string default_template(TaskKind kind) {
   switch (kind) {
     case TaskKind::plan: return std::string(kDefaultPlannerPrompt);
-    case TaskKind::review: return std::string(kDefaultCriticPrompt);
+    case TaskKind::review:
+    case TaskKind::approve: return std::string(kDefaultCriticPrompt);
     case TaskKind::solve:
     case TaskKind::resolve: return std::string(kDefaultCoderPrompt);
   }
@@ -284,7 +285,8 @@ std::string default_template(TaskKind kind) {
 std::string answer_schema(TaskKind kind) {
   switch (kind) {
     case TaskKind::plan: return kPlanSchema;
-    case TaskKind::review: return kCriticSchema;
+    case TaskKind::review:
+    case TaskKind::approve: return kCriticSchema;
     case TaskKind::solve:
     case TaskKind::resolve: return kCoderSchema;
   }

@@ -18,6 +18,7 @@ std::uint64_t HubCore::priority_of(const TaskRecord& task) const {
 
 std::vector<Command> HubCore::start(TimeUs now) {
   out_.clear();
+  saw(now);
   if (started_) return std::move(out_);
   started_ = true;
   started_at_ = now;
@@ -29,17 +30,22 @@ std::vector<Command> HubCore::start(TimeUs now) {
 
 std::vector<Command> HubCore::agent_joined(const AgentJoin& join, TimeUs now) {
   out_.clear();
+  saw(now);
   for (TaskId lost :
        scheduler_.join(join.agent_id, join.role, join.model, join.capacity, join.pid)) {
+    ledger_.close_span(lost, join.agent_id, SpanEnd::lost, now);
     if (ledger_.task(lost).state == TaskState::leased) requeue(lost);
   }
+  if (AgentRecord* agent = scheduler_.agent(join.agent_id)) agent->person = join.person;
   place(now);
   return std::move(out_);
 }
 
 std::vector<Command> HubCore::agent_left(const std::string& agent_id, TimeUs now) {
   out_.clear();
+  saw(now);
   for (TaskId held : scheduler_.leave(agent_id)) {
+    ledger_.close_span(held, agent_id, SpanEnd::lost, now);
     const TaskRecord& task = ledger_.task(held);
     if (task.state == TaskState::leased && task.agent_id == agent_id) {
       ledger_.task(held).past_holders.push_back(agent_id);
@@ -53,6 +59,7 @@ std::vector<Command> HubCore::agent_left(const std::string& agent_id, TimeUs now
 std::vector<Command> HubCore::result_received(const std::string& agent_id,
                                               const roles::TaskOutcome& outcome, TimeUs now) {
   out_.clear();
+  saw(now);
   roles::Ack ack{outcome.goal_id, outcome.task_id, outcome.attempt, false};
   auto id = ledger_.find_task(outcome.goal_id, outcome.task_id, outcome.attempt);
   bool accept = false;
@@ -89,6 +96,7 @@ std::vector<Command> HubCore::result_received(const std::string& agent_id,
     if (other == agent_id) continue;
     const AgentRecord* agent = scheduler_.agent(other);
     if (agent == nullptr || !agent->present) continue;
+    ledger_.close_span(*id, other, SpanEnd::cancelled, now);
     out_.push_back(CancelCommand{other, roles::Cancel{task.assignment.goal_id,
                                                       task.assignment.task_id,
                                                       task.assignment.attempt,
@@ -99,7 +107,12 @@ std::vector<Command> HubCore::result_received(const std::string& agent_id,
   task.agent_id = agent_id;
   ++ledger_.counters().completed;
   if (!outcome.ok) ++ledger_.counters().failed_attempts;
-  ledger_.charge(task.goal_index, outcome);
+  ledger_.close_span(*id, agent_id, SpanEnd::answered, now);
+  task.finished_at = now;
+  task.tokens_in = outcome.tokens_in;
+  task.tokens_out = outcome.tokens_out;
+  task.usd = ledger_.charge(task.goal_index, outcome);
+  task.verdict = verdict_of(task, outcome);
   ack.accepted = true;
   out_.push_back(AckCommand{agent_id, std::move(ack)});
 
@@ -121,6 +134,7 @@ std::vector<Command> HubCore::result_received(const std::string& agent_id,
 
 std::vector<Command> HubCore::tick(TimeUs now) {
   out_.clear();
+  saw(now);
   for (const auto& [id, generation] : scheduler_.expired(now)) {
     TaskRecord& task = ledger_.task(id);
     if (task.state != TaskState::leased || task.lease_generation != generation) continue;
@@ -138,6 +152,7 @@ std::vector<Command> HubCore::tick(TimeUs now) {
 
 std::vector<Command> HubCore::stop(const std::string& reason, TimeUs now) {
   out_.clear();
+  saw(now);
   if (!finished_) {
     stopping_ = true;
     for (TaskId id = 0; id < ledger_.task_count(); ++id) {
@@ -147,12 +162,17 @@ std::vector<Command> HubCore::stop(const std::string& reason, TimeUs now) {
         task.state = TaskState::cancelled;
       } else if (task.state == TaskState::leased) {
         scheduler_.release(task.agent_id, id);
+        ledger_.close_span(id, task.agent_id, SpanEnd::cancelled, now);
         out_.push_back(CancelCommand{task.agent_id,
                                      roles::Cancel{task.assignment.goal_id,
                                                    task.assignment.task_id,
                                                    task.assignment.attempt, reason}});
         task.state = TaskState::cancelled;
       }
+      // Past holders of an expired lease may still be at work; their time ends here too.
+      while (!task.open_spans.empty())
+        ledger_.close_span(id, ledger_.spans()[task.open_spans.front()].agent_id,
+                           SpanEnd::cancelled, now);
     }
     for (auto& goal : ledger_.goals()) {
       if (goal.outcome != GoalOutcome::none) continue;
@@ -179,6 +199,7 @@ std::vector<Command> HubCore::verify_finished(const std::string& goal_id,
                                              const std::string& subtask_id, std::uint32_t attempt,
                                              bool passed, const std::string& output, TimeUs now) {
   out_.clear();
+  saw(now);
   if (finished_ || stopping_) return std::move(out_);
   for (const auto& goal : ledger_.goals()) {
     if (goal.spec.id != goal_id) continue;
@@ -197,7 +218,8 @@ void HubCore::apply(const WorkflowStep& step, TimeUs now) {
   for (const auto& update : step.workspace_updates)
     out_.push_back(WorkspaceCommand{ledger_.goal(update.goal_index).spec.id, update.files});
   for (TaskId id : step.new_tasks) {
-    const TaskRecord& task = ledger_.task(id);
+    TaskRecord& task = ledger_.task(id);
+    task.queued_at = now;
     scheduler_.enqueue(id, task.assignment.role, priority_of(task));
   }
   for (std::uint32_t goal : step.finished) out_.push_back(GoalFinishedCommand{goal});
@@ -207,6 +229,7 @@ void HubCore::apply(const WorkflowStep& step, TimeUs now) {
 void HubCore::requeue(TaskId id, const std::string& avoid_agent) {
   TaskRecord& task = ledger_.task(id);
   task.state = TaskState::queued;
+  task.queued_at = last_event_at_;
   task.agent_id.clear();
   ++ledger_.counters().requeued;
   scheduler_.enqueue(id, task.assignment.role, priority_of(task), avoid_agent);
@@ -221,14 +244,34 @@ void HubCore::place(TimeUs now) {
     ++task.lease_generation;
     ++task.dispatches;
     task.leased_at = now;
-    task.lease_deadline = now + lease_us_;
-    task.assignment.lease_ms = static_cast<std::uint32_t>(lease_us_ / 1000);
+    const AgentRecord* holder = scheduler_.agent(placement.agent_id);
+    const bool leased = holder == nullptr || !holder->person;
+    task.lease_deadline = leased ? now + lease_us_ : -1;
+    task.assignment.lease_ms = leased ? static_cast<std::uint32_t>(lease_us_ / 1000) : 0;
     ++ledger_.counters().dispatched;
+    ledger_.dispatch_latency().observe(now - task.queued_at);
+    ledger_.open_span(placement.task, placement.agent_id, now);
     GoalRecord& goal = ledger_.goal(task.goal_index);
     if (goal.first_dispatch_at < 0) goal.first_dispatch_at = now;
-    scheduler_.arm_lease(placement.task, task.lease_generation, task.lease_deadline);
+    if (leased) scheduler_.arm_lease(placement.task, task.lease_generation, task.lease_deadline);
     out_.push_back(DispatchCommand{placement.agent_id, task.assignment});
   }
+}
+
+const char* HubCore::verdict_of(const TaskRecord& task, const roles::TaskOutcome& outcome) {
+  if (!outcome.ok) return "error";
+  switch (task.assignment.kind) {
+    case roles::TaskKind::plan: return "planned";
+    case roles::TaskKind::solve: return "candidate";
+    case roles::TaskKind::review:
+      return outcome.verdict && outcome.verdict->accept ? "accepted" : "rejected";
+    case roles::TaskKind::resolve: return outcome.candidate ? "resolved" : "rejected";
+    case roles::TaskKind::approve:
+      return outcome.candidate                                   ? "answered"
+             : outcome.verdict && outcome.verdict->accept ? "approved"
+                                                                 : "rejected";
+  }
+  return "?";
 }
 
 void HubCore::check_limits(TimeUs now) {

@@ -14,6 +14,42 @@ const char* outcome_name(GoalOutcome outcome) {
   return "?";
 }
 
+const char* span_end_name(SpanEnd how) {
+  switch (how) {
+    case SpanEnd::open: return "open";
+    case SpanEnd::answered: return "answered";
+    case SpanEnd::cancelled: return "cancelled";
+    case SpanEnd::lost: return "lost";
+  }
+  return "?";
+}
+
+void LatencyHistogram::observe(TimeUs latency) {
+  const double seconds = us_to_seconds(latency < 0 ? 0 : latency);
+  std::size_t bucket = 0;
+  while (bucket < kBuckets && seconds > kBoundsS[bucket]) ++bucket;
+  ++counts[bucket];
+  ++count;
+  sum_s += seconds;
+}
+
+void Ledger::open_span(TaskId task, const std::string& agent_id, TimeUs now) {
+  tasks_[task].open_spans.push_back(static_cast<std::uint32_t>(spans_.size()));
+  spans_.push_back(DispatchSpan{task, agent_id, now, -1, SpanEnd::open});
+}
+
+void Ledger::close_span(TaskId task, const std::string& agent_id, SpanEnd how, TimeUs now) {
+  auto& open = tasks_[task].open_spans;
+  for (auto it = open.begin(); it != open.end(); ++it) {
+    DispatchSpan& span = spans_[*it];
+    if (span.agent_id != agent_id) continue;
+    span.end = now;
+    span.how = how;
+    open.erase(it);
+    return;
+  }
+}
+
 std::string TaskKey::to_string() const {
   return goal_id + "/" + task_id + "#" + std::to_string(attempt);
 }
@@ -59,7 +95,7 @@ std::optional<TaskId> Ledger::find_task(const std::string& goal_id, const std::s
   return it->second;
 }
 
-void Ledger::charge(std::uint32_t goal_index, const roles::TaskOutcome& outcome) {
+double Ledger::charge(std::uint32_t goal_index, const roles::TaskOutcome& outcome) {
   double usd = 0.0;
   auto price = scenario_.pricing.models.find(outcome.model);
   if (price != scenario_.pricing.models.end()) {
@@ -77,6 +113,7 @@ void Ledger::charge(std::uint32_t goal_index, const roles::TaskOutcome& outcome)
   tokens_in_ += outcome.tokens_in;
   tokens_out_ += outcome.tokens_out;
   usd_ += usd;
+  return usd;
 }
 
 void Ledger::charge_usd(std::uint32_t goal_index, double usd) {

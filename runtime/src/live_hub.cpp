@@ -1,15 +1,21 @@
 #include "cadre/runtime/live_hub.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <unordered_map>
 
 #include "cadre/roles/messages.h"
 #include "cadre/roles/workspace.h"
+#include "cadre/runtime/hub_views.h"
 #include "cadre/runtime/journal.h"
+#include "cadre/runtime/metrics.h"
+#include "cadre/transport/http_text_server.h"
 #include "cadre/runtime/replay.h"
 #include "cadre/runtime/verifier.h"
 #include "journal_events.h"
@@ -30,6 +36,8 @@ struct LiveHub::Impl {
   HubCore core;
   std::unique_ptr<transport::RouterEndpoint> router;
   std::unique_ptr<Journal> journal;
+  std::unique_ptr<transport::HttpTextServer> metrics;  // with options.metrics_listen
+  TimeUs next_metrics = 0;
   std::chrono::steady_clock::time_point epoch = std::chrono::steady_clock::now();
   RunFacts facts;
   std::uint64_t next_msg_id = 1;
@@ -49,6 +57,7 @@ struct LiveHub::Impl {
   TimeUs next_heartbeat = 0;
   std::size_t goals_done = 0;
   bool waiting_for_team = false;
+  std::uint32_t inbox_people = 0;  // team entries with brain kind inbox (0 or 1)
   bool started = false;        // the core has had its start event (now, or before a resume)
   std::string journal_error;   // a failed journal write stops the run: progress would be unsafe
 
@@ -57,7 +66,29 @@ struct LiveHub::Impl {
         options(std::move(o)),
         core(scenario),
         heartbeat_us(std::max<TimeUs>(1000, seconds_to_us(scenario.workflow.heartbeat_s))),
-        silence_limit_us(heartbeat_us * std::max<std::uint32_t>(1, scenario.workflow.liveness)) {}
+        silence_limit_us(heartbeat_us * std::max<std::uint32_t>(1, scenario.workflow.liveness)) {
+    for (const auto& entry : scenario.team)
+      if (entry.brain.kind == "inbox") inbox_people += entry.count;
+  }
+
+  // The inbox is a team member the hub hosts itself: a person answering in `cadre inbox`. It
+  // joins like any agent (journaled, so a replay sees it) but holds its tasks without a lease.
+  void join_inbox(TimeUs t) {
+    if (inbox_people == 0) return;
+    record(JsonLine()
+               .field("ev", "join")
+               .field("agent", kInboxAgentId)
+               .field("role", "human")
+               .field("model", "human")
+               .field("capacity", kInboxCapacity)
+               .field("pid", static_cast<std::int64_t>(::getpid()))
+               .field("person", true),
+           t);
+    take(core.agent_joined(AgentJoin{kInboxAgentId, "human", "human", kInboxCapacity,
+                                     static_cast<std::int64_t>(::getpid()), true},
+                           t));
+  }
+  static constexpr std::uint32_t kInboxCapacity = 1u << 20;
 
   TimeUs now() const {
     return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -127,11 +158,21 @@ struct LiveHub::Impl {
                    .field("task", a.task_id)
                    .field("attempt", a.attempt),
                t);
+        if (dispatch->agent_id == kInboxAgentId) {
+          options.on_log("inbox: " + a.goal_id + " " +
+                         (a.kind == roles::TaskKind::approve
+                              ? "awaits approval"
+                              : "needs a person for subtask " + a.task_id.substr(0, a.task_id.find('/'))) +
+                         " (cadre inbox --hub " + router->bound_endpoint() + ")");
+          continue;
+        }
         if (!send_to_agent(dispatch->agent_id, MessageKind::assign, roles::encode(a)))
           drop_agent(dispatch->agent_id, "unreachable", t);
       } else if (auto* cancel = std::get_if<CancelCommand>(&command)) {
+        if (cancel->agent_id == kInboxAgentId) continue;
         send_to_agent(cancel->agent_id, MessageKind::cancel, roles::encode(cancel->cancel));
       } else if (auto* ack = std::get_if<AckCommand>(&command)) {
+        if (ack->agent_id == kInboxAgentId) continue;
         send_to_agent(ack->agent_id, MessageKind::ack, roles::encode(ack->ack));
       } else if (auto* goal = std::get_if<GoalFinishedCommand>(&command)) {
         const GoalRecord& record_ = core.ledger().goals()[goal->goal_index];
@@ -239,6 +280,16 @@ struct LiveHub::Impl {
       return;
     }
 
+    // Tools (`cadre status`, `cadre inbox`) ask without joining; with CURVE on, only keys on
+    // the allow list got this far.
+    if (envelope.kind == MessageKind::query) {
+      answer_query(inbound.peer, envelope, t);
+      return;
+    }
+    if (envelope.kind == MessageKind::decide) {
+      take_decision(inbound.peer, envelope, t);
+      return;
+    }
     if (known == agent_of_peer.end()) {
       send_error(inbound.peer, "not_registered", "send HELLO first", envelope.msg_id);
       return;
@@ -268,6 +319,65 @@ struct LiveHub::Impl {
     }
   }
 
+  void answer_query(const std::string& peer, const transport::Envelope& envelope, TimeUs t) {
+    auto query = roles::decode_query(envelope.body);
+    if (!query.ok()) {
+      ++facts.messages.malformed;
+      send_error(peer, "bad_body", query.error().to_string(), envelope.msg_id);
+      return;
+    }
+    if (query->what == "status") {
+      std::map<std::string, TimeUs> last_seen;
+      for (const auto& [agent_id, agent] : agents) last_seen[agent_id] = agent.last_seen;
+      send(peer, MessageKind::view, roles::encode(roles::View{"status", status_view(core, last_seen, t)}));
+    } else if (query->what == "inbox") {
+      send(peer, MessageKind::view,
+           roles::encode(roles::View{"inbox", inbox_view(core, inbox_people > 0, t)}));
+    } else {
+      send_error(peer, "unknown_view", "no view '" + query->what + "' (status, inbox)",
+                 envelope.msg_id);
+    }
+  }
+
+  // A person's decision on an inbox item is the inbox agent's RESULT: journaled and fed to the
+  // core like any other, so replay and resume see it.
+  void take_decision(const std::string& peer, const transport::Envelope& envelope, TimeUs t) {
+    auto decision = roles::decode_decision(envelope.body);
+    if (!decision.ok()) {
+      ++facts.messages.malformed;
+      send_error(peer, "bad_body", decision.error().to_string(), envelope.msg_id);
+      return;
+    }
+    if (inbox_people == 0) {
+      send_error(peer, "no_inbox",
+                 "this team's human is not an inbox (brain: {kind: inbox}); nothing to decide",
+                 envelope.msg_id);
+      return;
+    }
+    auto outcome = inbox_decision(core, *decision, t);
+    if (!outcome.ok()) {
+      send_error(peer, "bad_decision", outcome.error().message, envelope.msg_id);
+      return;
+    }
+    JsonLine line = outcome_record(*outcome).field("agent", kInboxAgentId);
+    if (!decision->by.empty()) line.field("by", decision->by);
+    record(std::move(line), t);
+    take(core.result_received(kInboxAgentId, *outcome, t));
+    execute_pending(t);
+    std::string goal_outcome = "open";
+    for (const auto& goal : core.ledger().goals())
+      if (goal.spec.id == decision->goal_id) goal_outcome = outcome_name(goal.outcome);
+    const std::string item = outcome->task_id;
+    options.on_log("inbox: " + decision->goal_id + " " + item + " " + decision->action +
+                   (decision->by.empty() ? "" : " by " + decision->by) + "; goal " +
+                   goal_outcome);
+    send(peer, MessageKind::view,
+         roles::encode(roles::View{
+             "decision", "{\"goal\":" + json_quote(decision->goal_id) + ",\"item\":" +
+                             json_quote(item) + ",\"action\":" + json_quote(decision->action) +
+                             ",\"goal_outcome\":" + json_quote(goal_outcome) + "}"}));
+  }
+
   // Connections the authenticator refused since the last look: journaled and logged, with the
   // peer's address. They never reach handle_frame, so they never get a task.
   void collect_refusals(TimeUs t) {
@@ -289,6 +399,7 @@ struct LiveHub::Impl {
     std::map<std::string, std::uint32_t> needed, joined;
     for (const auto& entry : scenario.team) needed[entry.role] += entry.count;
     for (const auto& [agent_id, peer] : agents) ++joined[peer.role];
+    joined["human"] += inbox_people;
     std::string missing;
     for (const auto& [role, count] : needed) {
       if (joined[role] >= count) continue;
@@ -307,6 +418,7 @@ struct LiveHub::Impl {
     const TimeUs t = now();
     collect_refusals(t);
     send_heartbeats(t);
+    publish_metrics(t);
     if (auto synced = journal->maybe_sync(); !synced.ok() && journal_error.empty())
       journal_error = synced.error().to_string();
     options.on_idle();
@@ -345,6 +457,7 @@ struct LiveHub::Impl {
       record(JsonLine().field("ev", "leave").field("agent", agent).field("why", "hub restarted"), t);
       take(core.agent_left(agent, t));
     }
+    join_inbox(t);
     for (auto& update : replayed->workspace_updates) write_workspace(update);
     for (auto& verify : replayed->unfinished_verifications) pending.push_back(std::move(verify));
     options.on_log("resumed from " + std::to_string(contents->records.size()) +
@@ -383,6 +496,14 @@ struct LiveHub::Impl {
     for (const auto& [agent_id, peer] : agents)
       send(peer.identity, MessageKind::bye, roles::encode(roles::Bye{reason}));
     commit_journal();
+  }
+
+  // Scrapes read the text last published: at most kMetricsEveryUs old, and fresh at the end.
+  static constexpr TimeUs kMetricsEveryUs = 200'000;
+  void publish_metrics(TimeUs t, bool now_anyway = false) {
+    if (!metrics || (!now_anyway && t < next_metrics)) return;
+    metrics->publish("/metrics", prometheus_text(core, facts.messages, t), kPrometheusContentType);
+    next_metrics = t + kMetricsEveryUs;
   }
 
   void send_heartbeats(TimeUs t) {
@@ -462,6 +583,7 @@ struct LiveHub::Impl {
       collect_verifications(t);
       on_timers(t);
       execute_pending(t);
+      publish_metrics(t);
       if (auto synced = journal->maybe_sync(); !synced.ok() && journal_error.empty())
         journal_error = synced.error().to_string();
       options.on_idle();
@@ -469,6 +591,7 @@ struct LiveHub::Impl {
     say_bye(core.finish_reason());
     (void)journal->sync_now();
     facts.wall_s = us_to_seconds(now() - std::min(start, core.started_at()));
+    publish_metrics(now(), /*now_anyway=*/true);
     return facts;
   }
 };
@@ -484,12 +607,22 @@ Result<std::unique_ptr<LiveHub>> LiveHub::create(const Scenario& scenario,
   const JournalSync sync = scenario.durability == Durability::fsync ? JournalSync::fsync
                            : scenario.durability == Durability::none ? JournalSync::none
                                                                       : JournalSync::batch;
+  if (!impl->options.metrics_listen.empty()) {
+    auto server = transport::HttpTextServer::start(impl->options.metrics_listen);
+    if (!server.ok()) return server.error();
+    impl->metrics = std::move(server.value());
+    // Tools and tests find the metrics here (the port resolved when it was 0).
+    std::ofstream(impl->options.out_dir + "/metrics.address")
+        << impl->metrics->bound_address() << "\n";
+    impl->publish_metrics(impl->now(), true);
+  }
   if (impl->options.resume) {
     if (auto resumed = impl->resume(journal_path, sync); !resumed.ok()) return resumed.error();
   } else {
     auto journal = Journal::create(journal_path, sync, kBatchWindowMs);
     if (!journal.ok()) return journal.error();
     impl->journal = std::move(journal.value());
+    impl->join_inbox(impl->now());
   }
   return std::unique_ptr<LiveHub>(new LiveHub(std::move(impl)));
 }
@@ -500,5 +633,8 @@ const std::string& LiveHub::endpoint() const { return impl_->router->bound_endpo
 RunFacts LiveHub::run() { return impl_->run(); }
 Status LiveHub::wait_for_team(double timeout_s) { return impl_->wait_for_team(timeout_s); }
 const HubCore& LiveHub::core() const { return impl_->core; }
+std::string LiveHub::metrics_address() const {
+  return impl_->metrics ? impl_->metrics->bound_address() : std::string();
+}
 
 }  // namespace cadre::runtime

@@ -152,7 +152,8 @@ Result<ReplayResult> replay_journal(const std::vector<JournalRecord>& records, H
       } else if (ev == "join") {
         const std::string agent = text(r, "agent");
         AgentJoin join{agent, text(r, "role"), text_or(r, "model"),
-                       whole<std::uint32_t>(r, "capacity"), r.value("pid", std::int64_t{0})};
+                       whole<std::uint32_t>(r, "capacity"), r.value("pid", std::int64_t{0}),
+                       r.value("person", false)};
         result.agent_pids[agent] = join.pid;
         std::erase(present, agent);
         present.push_back(agent);

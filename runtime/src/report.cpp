@@ -5,9 +5,14 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
+
+#include "cadre/runtime/report_html.h"
+#include "cadre/runtime/trace.h"
+#include "report_text.h"
 
 namespace cadre::runtime {
 namespace {
@@ -74,6 +79,75 @@ json goal_line(const GoalRecord& goal) {
   return line;
 }
 
+const char* task_state_name(TaskState state) {
+  switch (state) {
+    case TaskState::queued: return "queued";
+    case TaskState::leased: return "leased";
+    case TaskState::done: return "done";
+    case TaskState::cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+// report.json's "task_attempts" array, written by hand: a run can have a million of them, and a
+// JSON library would hold them all as objects. One compact object per line.
+void write_task_attempts(report_text::ChunkedWriter& writer, const HubCore& core) {
+  using report_text::append_int;
+  using report_text::append_json_string;
+  using report_text::append_seconds;
+  const Ledger& ledger = core.ledger();
+  // First dispatch and last holder of each task, from the spans (in dispatch order).
+  constexpr std::uint32_t kNone = ~0u;
+  std::vector<std::uint32_t> first_span(ledger.task_count(), kNone);
+  std::vector<std::uint32_t> last_span(ledger.task_count(), kNone);
+  const auto& spans = ledger.spans();
+  for (std::uint32_t i = 0; i < spans.size(); ++i) {
+    if (first_span[spans[i].task] == kNone) first_span[spans[i].task] = i;
+    last_span[spans[i].task] = i;
+  }
+  const TimeUs origin = core.started_at();
+  std::string& out = writer.buffer();
+  bool first = true;
+  for (TaskId id = 0; id < ledger.task_count(); ++id) {
+    const TaskRecord& task = ledger.task(id);
+    if (task.dispatches == 0 && first_span[id] == kNone) continue;
+    const roles::TaskAssignment& a = task.assignment;
+    out += first ? "\n    {\"goal\":" : ",\n    {\"goal\":";
+    first = false;
+    append_json_string(out, a.goal_id);
+    out += ",\"task\":";
+    append_json_string(out, a.task_id);
+    out += ",\"attempt\":";
+    append_int(out, a.attempt);
+    out += ",\"kind\":\"";
+    out += roles::task_kind_name(a.kind);
+    out += "\",\"agent\":";
+    // The answerer when done, else the latest holder.
+    const std::string* agent = &task.agent_id;
+    if (task.state != TaskState::done && last_span[id] != kNone) agent = &spans[last_span[id]].agent_id;
+    append_json_string(out, *agent);
+    out += ",\"state\":\"";
+    out += task_state_name(task.state);
+    out += "\",\"verdict\":";
+    append_json_string(out, task.state == TaskState::done ? task.verdict : std::string());
+    out += ",\"start_s\":";
+    if (first_span[id] != kNone) append_seconds(out, us_to_seconds(spans[first_span[id]].start - origin));
+    else out += "null";
+    out += ",\"end_s\":";
+    if (task.finished_at >= 0) append_seconds(out, us_to_seconds(task.finished_at - origin));
+    else out += "null";
+    out += ",\"tokens_in\":";
+    append_int(out, static_cast<std::int64_t>(task.tokens_in));
+    out += ",\"tokens_out\":";
+    append_int(out, static_cast<std::int64_t>(task.tokens_out));
+    out += ",\"usd\":";
+    append_seconds(out, task.usd);  // rounded to 1e-6 USD, as the report's other amounts
+    out += "}";
+    writer.maybe_flush();
+  }
+  out += first ? "]" : "\n  ]";
+}
+
 }  // namespace
 
 double goal_time_percentile(const Ledger& ledger, double p) {
@@ -88,7 +162,10 @@ double goal_time_percentile(const Ledger& ledger, double p) {
   return times[std::clamp<std::size_t>(rank, 1, times.size()) - 1];
 }
 
-std::string report_json(const HubCore& core, const RunFacts& facts) {
+namespace {
+
+// The report without task_attempts, as a JSON object.
+json report_totals(const HubCore& core, const RunFacts& facts) {
   const Ledger& ledger = core.ledger();
   const Scenario& scenario = ledger.scenario();
   const GoalTotals totals = count_goals(ledger);
@@ -140,7 +217,8 @@ std::string report_json(const HubCore& core, const RunFacts& facts) {
         {"samples", scenario.workflow.samples},
         {"max_revisions", scenario.workflow.max_revisions},
         {"on_exhausted",
-         scenario.workflow.on_exhausted == OnExhausted::escalate ? "escalate" : "fail"}}},
+         scenario.workflow.on_exhausted == OnExhausted::escalate ? "escalate" : "fail"},
+        {"approval", scenario.workflow.approval == Approval::human ? "human" : "auto"}}},
       {"time",
        {{"wall_s", round6(facts.wall_s)},
         {"goal_p50_s", round6(goal_time_percentile(ledger, 50))},
@@ -153,21 +231,53 @@ std::string report_json(const HubCore& core, const RunFacts& facts) {
         {"refused", facts.messages.refused}}},
   };
   if (facts.real_s >= 0) report["time"]["real_s"] = round6(facts.real_s);
-  return report.dump(2);
+  return report;
+}
+
+// The totals pretty-printed, then "task_attempts" spliced in before the closing brace.
+void write_report_json(std::ostream& stream, const HubCore& core, const RunFacts& facts) {
+  std::string totals = report_totals(core, facts).dump(2);
+  while (!totals.empty() && totals.back() != '}') totals.pop_back();
+  if (!totals.empty()) totals.pop_back();
+  while (!totals.empty() && (totals.back() == '\n' || totals.back() == ' ')) totals.pop_back();
+  report_text::ChunkedWriter writer(stream);
+  writer.buffer() = std::move(totals);
+  writer.buffer() += ",\n  \"task_attempts\": [";
+  write_task_attempts(writer, core);
+  writer.buffer() += "\n}\n";
+  writer.flush();
+}
+
+Status write_file(const std::string& path, const std::function<void(std::ostream&)>& write) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return make_error(std::string("cannot write: ") + std::strerror(errno), path);
+  write(out);
+  out.close();
+  if (!out) return make_error(std::string("cannot write: ") + std::strerror(errno), path);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string report_json(const HubCore& core, const RunFacts& facts) {
+  std::ostringstream out;
+  write_report_json(out, core, facts);
+  return out.str();
 }
 
 Status write_report(const std::string& dir, const HubCore& core, const RunFacts& facts) {
-  const std::string report_path = dir + "/report.json";
-  {
-    std::ofstream out(report_path);
-    out << report_json(core, facts) << '\n';
-    if (!out) return make_error(std::string("cannot write: ") + std::strerror(errno), report_path);
-  }
-  const std::string goals_path = dir + "/goals.jsonl";
-  std::ofstream out(goals_path);
-  for (const auto& goal : core.ledger().goals()) out << goal_line(goal).dump() << '\n';
-  if (!out) return make_error(std::string("cannot write: ") + std::strerror(errno), goals_path);
-  return Status::Ok();
+  Status status = write_file(dir + "/report.json", [&](std::ostream& out) {
+    write_report_json(out, core, facts);
+  });
+  if (!status.ok()) return status;
+  status = write_file(dir + "/goals.jsonl", [&](std::ostream& out) {
+    for (const auto& goal : core.ledger().goals()) out << goal_line(goal).dump() << '\n';
+  });
+  if (!status.ok()) return status;
+  status = write_file(dir + "/report.html",
+                      [&](std::ostream& out) { out << report_html(core, facts); });
+  if (!status.ok()) return status;
+  return write_trace(dir + "/trace.json", core, facts);
 }
 
 std::string summary_table(const HubCore& core, const RunFacts& facts) {
@@ -241,7 +351,12 @@ std::string summary_table(const HubCore& core, const RunFacts& facts) {
 Result<ReportFigures> read_report_figures(const std::string& path) {
   std::ifstream in(path);
   if (!in) return make_error(std::string("cannot read: ") + std::strerror(errno), path);
-  const json report = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  // task_attempts can be large and is not needed here: skipped while parsing.
+  const json::parser_callback_t skip_attempts = [](int depth, json::parse_event_t event,
+                                                   json& parsed) {
+    return !(event == json::parse_event_t::key && depth == 1 && parsed == "task_attempts");
+  };
+  const json report = json::parse(in, skip_attempts, /*allow_exceptions=*/false);
   if (report.is_discarded() || !report.is_object())
     return make_error("not a JSON report", path);
   try {

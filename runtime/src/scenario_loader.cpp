@@ -50,7 +50,7 @@ const std::vector<std::string> kTopKeys = {"name", "description", "seed", "team"
                                            "durability", "supervision"};
 const std::vector<std::string> kTeamKeys = {"role", "count", "capacity", "brain"};
 const std::vector<std::string> kRoles = {"planner", "coder", "critic", "human"};
-const std::vector<std::string> kBrainKinds = {"sim", "llm", "exec", "process", "plugin"};
+const std::vector<std::string> kBrainKinds = {"sim", "llm", "exec", "process", "plugin", "inbox"};
 // The sim brain's parameters: the fields of agents::SimBrainParams except time_scale, which the
 // workflow sets for the whole team. Keep in step with agents/include/cadre/agents/sim_brain.h.
 enum class ParamRange {
@@ -96,7 +96,11 @@ const std::vector<ParamSpec> kProcessParams = {{"command", ParamRange::string_li
 // A C++ plugin (agents/src/plugin_brain.cpp; docs/plugins.md).
 const std::vector<ParamSpec> kPluginParams = {{"path", ParamRange::plugin_path},
                                               {"config", ParamRange::json_map}};
+// A person answering in `cadre inbox` (human role only). `cadre sim` stands in a simulated person
+// who takes human_latency_s per answer (the sim brain's parameter of the same name).
+const std::vector<ParamSpec> kInboxParams = {{"human_latency_s", ParamRange::non_negative}};
 const std::vector<ParamSpec>& params_of(const std::string& kind) {
+  if (kind == "inbox") return kInboxParams;
   if (kind == "llm") return kLlmParams;
   if (kind == "process") return kProcessParams;
   if (kind == "exec") return kExecParams;
@@ -105,13 +109,14 @@ const std::vector<ParamSpec>& params_of(const std::string& kind) {
 }
 const std::vector<std::string> kWorkflowKeys = {"kind",        "samples",   "max_revisions",
                                                 "on_exhausted", "lease_s",  "heartbeat_s",
-                                                "liveness",    "time_scale"};
+                                                "liveness",    "time_scale", "approval"};
 const std::vector<std::string> kWorkKeys = {"goals", "generate"};
 const std::vector<std::string> kGoalKeys = {"id", "title", "description", "subtasks", "verify"};
 const std::vector<std::string> kVerifyKeys = {"command", "timeout_s"};
 const std::vector<std::string> kSubtaskKeys = {"title", "difficulty"};
 const std::vector<std::string> kGenerateKeys = {"count", "subtasks", "difficulty"};
-const std::vector<std::string> kPricingKeys = {"models", "human_per_escalation"};
+const std::vector<std::string> kPricingKeys = {"models", "human_per_escalation",
+                                               "human_per_approval"};
 const std::vector<std::string> kPriceKeys = {"in", "out"};
 const std::vector<std::string> kLimitsKeys = {"wall_s", "budget_usd"};
 const std::vector<std::string> kDurabilityModes = {"fsync", "batch", "none"};
@@ -403,6 +408,11 @@ WorkflowConfig parse_workflow(const Document& doc, const MapView& map) {
                          ? OnExhausted::escalate
                          : OnExhausted::fail;
   }
+  if (auto v = map.get("approval")) {
+    w.approval = one_of(doc, *v, {"auto", "human"}, "approval value") == "human"
+                     ? Approval::human
+                     : Approval::automatic;
+  }
   if (auto v = map.get("lease_s")) w.lease_s = number_positive(doc, *v);
   if (auto v = map.get("heartbeat_s")) {
     w.heartbeat_s = number_positive(doc, *v);
@@ -431,6 +441,7 @@ Pricing parse_pricing(const Document& doc, const MapView& map) {
     p.models[name] = mp;
   }
   if (auto v = map.get("human_per_escalation")) p.human_usd_per_escalation = number_non_negative(doc, *v);
+  if (auto v = map.get("human_per_approval")) p.human_usd_per_approval = number_non_negative(doc, *v);
   return p;
 }
 
@@ -499,6 +510,10 @@ BrainConfig parse_brain(const Document& doc, const At& at, const std::string& ro
   MapView any_keys(doc, at, nullptr);
   BrainConfig b;
   b.kind = one_of(doc, any_keys.require("kind"), kBrainKinds, "brain kind");
+  if (b.kind == "inbox" && role != "human")
+    doc.fail_at(any_keys.require("kind"), "an inbox brain is a person answering in `cadre inbox`; "
+                                          "only the human role can have it (this is " +
+                                              in_quotes(role) + ")");
   const std::vector<ParamSpec>& specs = params_of(b.kind);
   std::vector<std::string> allowed = {"kind", "model"};
   for (const auto& spec : specs) allowed.emplace_back(spec.name);
@@ -587,7 +602,8 @@ std::vector<TeamEntry> parse_team(const Document& doc, const At& at, const Prici
 }
 
 void check_team(const Document& doc, const At& team_at, const std::vector<TeamEntry>& team,
-                const WorkflowConfig& workflow, const std::optional<At>& on_exhausted_at) {
+                const WorkflowConfig& workflow, const std::optional<At>& on_exhausted_at,
+                const std::optional<At>& approval_at) {
   std::set<std::string> roles;
   for (const auto& t : team) roles.insert(t.role);
   for (const char* needed : {"planner", "coder", "critic"}) {
@@ -604,6 +620,14 @@ void check_team(const Document& doc, const At& team_at, const std::vector<TeamEn
                 "no human in the team, but workflow.on_exhausted is escalate (the default): add a "
                 "team entry with role: human, or set workflow.on_exhausted: fail");
   }
+  if (workflow.approval == Approval::human && roles.count("human") == 0 && approval_at)
+    doc.fail_at(*approval_at, "approval: human needs a human in the team to approve: add a team "
+                              "entry with role: human (brain: {kind: inbox} for a person)");
+  std::uint32_t inboxes = 0;
+  for (const auto& t : team) if (t.brain.kind == "inbox") inboxes += t.count;
+  if (inboxes > 1)
+    doc.fail_at(team_at, "more than one inbox human (count " + std::to_string(inboxes) +
+                             "): one inbox serves every person who answers in `cadre inbox`");
 }
 
 // `verify: "make test"` or `verify: {command: "make test", timeout_s: 30}`.
@@ -863,16 +887,17 @@ Scenario parse_root(const Document& doc, const At& root, long long seed_override
 
   s.pricing = parse_pricing(doc, MapView(doc, top.require("pricing"), &kPricingKeys));
 
-  std::optional<At> on_exhausted_at;
+  std::optional<At> on_exhausted_at, approval_at;
   if (auto v = top.get("workflow")) {
     MapView workflow(doc, *v, &kWorkflowKeys);
     s.workflow = parse_workflow(doc, workflow);
     on_exhausted_at = workflow.get("on_exhausted");
+    approval_at = workflow.get("approval");
   }
 
   At team_at = top.require("team");
   s.team = parse_team(doc, team_at, s.pricing);
-  check_team(doc, team_at, s.team, s.workflow, on_exhausted_at);
+  check_team(doc, team_at, s.team, s.workflow, on_exhausted_at, approval_at);
 
   MapView work(doc, top.require("work"), &kWorkKeys);
   auto goals = work.get("goals");

@@ -44,6 +44,14 @@ void SimRun::dispatch(const DispatchCommand& command, TimeUs now) {
   // A dead agent, or a lost ASSIGN: no answer ever comes; the lease or the agent's departure
   // gets the task requeued.
   if (down_[agent]) return;
+  if (agents_[agent].person) {
+    // The inbox lives in the hub: no network between them, nothing to crash, and its tasks have
+    // no lease that would recover a lost message. Faults pass it by.
+    SimAnswer answer = answer_(agent, command.assignment);
+    push({now + std::max<TimeUs>(0, seconds_to_us(answer.delay_s)), 0, EventKind::answer, agent,
+          epoch_[agent], std::move(answer.outcome)});
+    return;
+  }
   if (faults.message_loss > 0 && fault_draw() < faults.message_loss) {
     ++fault_counts_.lost;
     return;
@@ -118,9 +126,16 @@ RunFacts SimRun::run() {
   TimeUs now = 0;
   execute(core_.start(now), now);
   for (const auto& agent : agents_)
-    execute(core_.agent_joined(AgentJoin{agent.id, agent.role, agent.model, agent.capacity, 0}, now),
+    execute(core_.agent_joined(
+                AgentJoin{agent.id, agent.role, agent.model, agent.capacity, 0, agent.person}, now),
             now);
+  const std::uint32_t step_every = std::max<std::uint32_t>(1, options_.step_every);
+  std::uint32_t until_step = step_every;
   while (!core_.finished()) {
+    if (options_.on_step && --until_step == 0) {
+      until_step = step_every;
+      options_.on_step(core_, now);
+    }
     if (!pending_verifications_.empty()) {
       VerifyCommand verify = std::move(pending_verifications_.front());
       pending_verifications_.pop_front();
@@ -160,7 +175,8 @@ RunFacts SimRun::run() {
         if (event.epoch != epoch_[agent] || !down_[agent]) break;
         down_[agent] = false;
         execute(core_.agent_joined(AgentJoin{agents_[agent].id, agents_[agent].role,
-                                             agents_[agent].model, agents_[agent].capacity, 0},
+                                             agents_[agent].model, agents_[agent].capacity, 0,
+                                             agents_[agent].person},
                                    now),
                 now);
         break;

@@ -123,6 +123,7 @@ WorkflowStep Workflow::on_result(TaskId task, const roles::TaskOutcome& outcome,
     case roles::TaskKind::solve: on_solve(task, outcome, now, step); break;
     case roles::TaskKind::review: on_review(task, outcome, now, step); break;
     case roles::TaskKind::resolve: on_resolve(task, outcome, now, step); break;
+    case roles::TaskKind::approve: on_approve(task, outcome, now, step); break;
   }
   return step;
 }
@@ -271,6 +272,7 @@ void Workflow::maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtas
   if (best != nullptr) {
     subtask.state = SubtaskState::resolved;
     subtask.accepted_correct = best->candidate->sim_correct;
+    subtask.accepted_content = best->candidate->content;
     subtask.accepted_files = best->candidate->files;
     subtask_ended(goal_index, subtask_index, step);
     maybe_finish_goal(goal_index, now, step);
@@ -311,6 +313,7 @@ void Workflow::on_resolve(TaskId task, const roles::TaskOutcome& outcome, TimeUs
   if (outcome.ok && outcome.candidate) {
     subtask.state = SubtaskState::resolved_by_human;
     subtask.accepted_correct = outcome.candidate->sim_correct;
+    subtask.accepted_content = outcome.candidate->content;
     subtask.accepted_files = outcome.candidate->files;
     ledger_.charge_usd(record.goal_index, ledger_.scenario().pricing.human_usd_per_escalation);
   } else {
@@ -392,14 +395,87 @@ void Workflow::maybe_finish_goal(std::uint32_t goal_index, TimeUs now, WorkflowS
     }
   }
 
+  const GoalOutcome outcome = outcome_of(goal);
+  if (outcome != GoalOutcome::failed &&
+      ledger_.scenario().workflow.approval == Approval::human) {
+    if (goal.awaiting_approval) return;
+    goal.awaiting_approval = true;
+    step.new_tasks.push_back(add_approve_task(goal_index));
+    return;
+  }
+  ledger_.finish_goal(goal_index, outcome, now,
+                      outcome == GoalOutcome::failed ? "revisions exhausted" : "");
+  step.finished.push_back(goal_index);
+}
+
+GoalOutcome Workflow::outcome_of(const GoalRecord& goal) {
   GoalOutcome outcome = GoalOutcome::resolved;
   for (const auto& subtask : goal.subtasks) {
     if (subtask.state == SubtaskState::failed) outcome = GoalOutcome::failed;
     if (subtask.state == SubtaskState::resolved_by_human && outcome != GoalOutcome::failed)
       outcome = GoalOutcome::escalated;
   }
-  ledger_.finish_goal(goal_index, outcome, now,
-                      outcome == GoalOutcome::failed ? "revisions exhausted" : "");
+  return outcome;
+}
+
+TaskId Workflow::add_approve_task(std::uint32_t goal_index) {
+  const GoalRecord& goal = ledger_.goal(goal_index);
+  roles::TaskAssignment task;
+  task.goal_id = goal.spec.id;
+  task.task_id = "approve";
+  task.attempt = 0;
+  task.kind = roles::TaskKind::approve;
+  task.role = "human";
+  task.seed = ledger_.scenario().seed;
+  task.goal_title = goal.spec.title;
+  task.instructions = goal.spec.description;
+  // The work to approve: every subtask's accepted answer, and the workspace's files. Its ground
+  // truth (sim) is known only when every part's is: wrong if any part is.
+  roles::Candidate work;
+  std::optional<bool> correct = true;
+  for (const auto& subtask : goal.subtasks) {
+    task.goal_subtasks.push_back(subtask.plan);
+    work.content += "## " + subtask.plan.id + " " + subtask.plan.title +
+                    (subtask.state == SubtaskState::resolved_by_human ? " (by a human)" : "") +
+                    "\n" + subtask.accepted_content + "\n";
+    if (!subtask.accepted_correct.has_value()) {
+      if (correct == true) correct.reset();
+    } else if (!*subtask.accepted_correct) {
+      correct = false;
+    }
+  }
+  work.sim_correct = correct;
+  work.files = as_files(goal.workspace);
+  task.candidate = std::move(work);
+  return ledger_.add_task(std::move(task), goal_index, 0);
+}
+
+void Workflow::on_approve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
+                          WorkflowStep& step) {
+  const std::uint32_t goal_index = ledger_.task(task).goal_index;
+  GoalRecord& goal = ledger_.goal(goal_index);
+  if (!goal.awaiting_approval || goal.outcome != GoalOutcome::none) return;
+  goal.awaiting_approval = false;
+  ledger_.charge_usd(goal_index, ledger_.scenario().pricing.human_usd_per_approval);
+  GoalOutcome outcome_now = outcome_of(goal);
+  std::string reason;
+  if (!outcome.ok) {
+    outcome_now = GoalOutcome::failed;
+    reason = "approval failed: " + outcome.error;
+  } else if (outcome.candidate) {
+    // The person answered with their own work: it is theirs, so the goal is escalated.
+    outcome_now = GoalOutcome::escalated;
+    if (!outcome.candidate->files.empty()) {
+      for (const auto& file : outcome.candidate->files) goal.workspace[file.path] = file.content;
+      step.workspace_updates.push_back({goal_index, outcome.candidate->files});
+    }
+  } else if (!outcome.verdict || !outcome.verdict->accept) {
+    outcome_now = GoalOutcome::failed;
+    reason = "rejected at approval";
+    if (outcome.verdict && !outcome.verdict->feedback.empty())
+      reason += ": " + outcome.verdict->feedback;
+  }
+  ledger_.finish_goal(goal_index, outcome_now, now, reason);
   step.finished.push_back(goal_index);
 }
 

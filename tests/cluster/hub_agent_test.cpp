@@ -196,6 +196,28 @@ TEST_F(HubAgent, AgentsWithoutAKeyOrWithAKeyNotOnTheListAreRefusedAndGetNoTask) 
   EXPECT_EQ(exit_code(plain->wait_for(30s)), 1);
 }
 
+TEST_F(HubAgent, ToolsNeedAKeyOnTheAllowListOfASecuredHub) {
+  const std::string out = dir_.path() + "/tools";
+  auto hub = start_hub(out, {"--keys", keys_});
+  const std::string endpoint = wait_for_endpoint(out);
+  ASSERT_FALSE(endpoint.empty()) << read_file(out + ".log");
+  // While the hub waits for its team, an operator with a key on the list sees it.
+  auto [code, output] = run_to_end({cadre_binary(), "status", "--hub", endpoint, "--keys", keys_,
+                                    "--json"},
+                                   dir_.path() + "/status.log", 20s);
+  ASSERT_EQ(code, 0) << output;
+  const auto view = nlohmann::json::parse(output, nullptr, false);
+  ASSERT_TRUE(view.is_object()) << output;
+  EXPECT_GT(view["goals"]["total"].get<int>(), 0);
+  EXPECT_EQ(view["goals"]["open"], view["goals"]["total"]);
+  // Without a key the encrypted hub never answers; the tool says so and exits 1.
+  auto [refused, refused_output] =
+      run_to_end({cadre_binary(), "status", "--hub", endpoint, "--timeout-s", "1"},
+                 dir_.path() + "/status-nokey.log", 20s);
+  EXPECT_EQ(refused, 1);
+  EXPECT_NE(refused_output.find("allow list"), std::string::npos) << refused_output;
+}
+
 TEST_F(HubAgent, KeyFilesReadableByOthersAreRefused) {
   ASSERT_EQ(::chmod((keys_ + "/agents/agent.key").c_str(), 0644), 0);
   auto [agent_code, agent_output] =

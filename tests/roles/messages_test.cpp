@@ -236,7 +236,8 @@ TEST(MessageCodec, AssignmentRoundTrips) {
 }
 
 TEST(MessageCodec, EveryTaskKindRoundTrips) {
-  for (TaskKind kind : {TaskKind::plan, TaskKind::solve, TaskKind::review, TaskKind::resolve}) {
+  for (TaskKind kind : {TaskKind::plan, TaskKind::solve, TaskKind::review, TaskKind::resolve,
+                        TaskKind::approve}) {
     TaskAssignment a = full_assignment();
     a.kind = kind;
     auto got = decode_assignment(encode(a));
@@ -247,6 +248,36 @@ TEST(MessageCodec, EveryTaskKindRoundTrips) {
   EXPECT_STREQ(task_kind_name(TaskKind::solve), "solve");
   EXPECT_STREQ(task_kind_name(TaskKind::review), "review");
   EXPECT_STREQ(task_kind_name(TaskKind::resolve), "resolve");
+  EXPECT_STREQ(task_kind_name(TaskKind::approve), "approve");
+}
+
+TEST(MessageCodec, ToolBodiesRoundTripAndNameTheirRequiredFields) {
+  auto query = decode_query(encode(Query{"inbox"}));
+  ASSERT_TRUE(query.ok()) << query.error().to_string();
+  EXPECT_EQ(query->what, "inbox");
+  auto view = decode_view(encode(View{"status", "{\"goals\":{}}"}));
+  ASSERT_TRUE(view.ok()) << view.error().to_string();
+  EXPECT_EQ(view->what, "status");
+  EXPECT_EQ(view->json, "{\"goals\":{}}");
+  const Decision full{"g1", "s2/resolve", "accept", "s2/3", "my answer", "too slow", "ana"};
+  auto decision = decode_decision(encode(full));
+  ASSERT_TRUE(decision.ok()) << decision.error().to_string();
+  EXPECT_EQ(decision->goal_id, "g1");
+  EXPECT_EQ(decision->item, "s2/resolve");
+  EXPECT_EQ(decision->action, "accept");
+  EXPECT_EQ(decision->candidate, "s2/3");
+  EXPECT_EQ(decision->answer, "my answer");
+  EXPECT_EQ(decision->reason, "too slow");
+  EXPECT_EQ(decision->by, "ana");
+  // Optional text is omitted when empty and read back empty.
+  auto minimal = decode_decision(encode(Decision{"g1", "", "reject", "", "", "", ""}));
+  ASSERT_TRUE(minimal.ok());
+  EXPECT_TRUE(minimal->item.empty() && minimal->reason.empty() && minimal->by.empty());
+  expect_error(decode_query(encode_empty()), "field 'what' is missing");
+  expect_error(decode_view(without(encode(View{"status", "{}"}), "json")), "field 'json' is missing");
+  for (const char* field : {"goal_id", "action"})
+    expect_error(decode_decision(without(encode(full), field)),
+                 std::string("field '") + field + "' is missing");
 }
 
 TEST(MessageCodec, OutcomeRoundTrips) {
@@ -690,9 +721,9 @@ TEST(MessageDecode, NumbersAreCheckedForRange) {
   EXPECT_EQ(from_float->brain_s, 0.25);
 }
 
-TEST(MessageDecode, TaskKindOutsideOneToFourIsAnError) {
+TEST(MessageDecode, TaskKindOutsideOneToFiveIsAnError) {
   const std::string assignment = encode(full_assignment());
-  for (std::uint64_t kind : {0ull, 5ull, 255ull, 1ull << 40}) {
+  for (std::uint64_t kind : {0ull, 6ull, 255ull, 1ull << 40}) {
     expect_error(decode_assignment(with(assignment, "kind", [kind](Packer& p) { p.pack_uint64(kind); })),
                  "field 'kind'");
   }

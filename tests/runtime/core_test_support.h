@@ -106,6 +106,11 @@ struct Rules {
   std::function<bool(const TaskAssignment&)> resolve_ok = [](const TaskAssignment&) {
     return true;
   };
+  // Approves a goal's finished work (approval: human). Default: approve work that is correct.
+  std::function<roles::Verdict(const TaskAssignment&)> approve = [](const TaskAssignment& a) {
+    const bool correct = a.candidate && a.candidate->sim_correct.value_or(true);
+    return roles::Verdict{correct, correct ? 1.0 : 0.0, correct ? "" : "wrong"};
+  };
   std::string model = "m";
 };
 
@@ -144,6 +149,9 @@ inline TaskOutcome answer_for(const Rules& rules, const TaskAssignment& a) {
       o.ok = rules.resolve_ok(a);
       if (o.ok) o.candidate = roles::Candidate{"human fix for " + key_of(a), true};
       else o.error = "human gave up";
+      break;
+    case TaskKind::approve:
+      o.verdict = rules.approve(a);
       break;
   }
   return o;
@@ -199,6 +207,10 @@ class Driver {
                             std::uint32_t capacity = 1) {
     return take(core.agent_joined(AgentJoin{id, role, rules.model, capacity, 0}, now));
   }
+  // A person (the hub's inbox): holds tasks without a lease.
+  std::vector<Command> join_person(const std::string& id, const std::string& role) {
+    return take(core.agent_joined(AgentJoin{id, role, "human", 1000, 0, /*person=*/true}, now));
+  }
   // One agent of each role: planner-1, coder-1.., critic-1.., human-1.
   void join_team(std::uint32_t coders = 1, std::uint32_t critics = 1, std::uint32_t capacity = 1) {
     join("planner-1", "planner", capacity);
@@ -252,13 +264,19 @@ class Driver {
   }
 
   // Answers until nothing is pending or the run finished; the clock advances `step_s` per answer.
+  // Dispatches matching `held` are left pending (a person who has not answered yet).
   bool run(Order order = Order::first_dispatched, double step_s = 0.1, int max_steps = 100000) {
-    for (int i = 0; i < max_steps && !pending.empty() && !core.finished(); ++i) {
+    for (int i = 0; i < max_steps && !core.finished(); ++i) {
+      std::vector<std::size_t> open;
+      for (std::size_t j = 0; j < pending.size(); ++j)
+        if (!held || !held(pending[j].assignment)) open.push_back(j);
+      if (open.empty()) break;
       advance_s(step_s);
-      answer_index(order == Order::first_dispatched ? 0 : pending.size() - 1);
+      answer_index(order == Order::first_dispatched ? open.front() : open.back());
     }
     return core.finished();
   }
+  std::function<bool(const TaskAssignment&)> held;
 
   // Every dispatch ever made, optionally only of one kind.
   std::vector<DispatchCommand> dispatched() const { return only<DispatchCommand>(log); }

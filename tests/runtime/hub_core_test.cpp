@@ -635,5 +635,100 @@ TEST(HubCore, LostAssignmentsDeparturesAndDuplicateResultsDoNotChangeTheOutcome)
   expect_same(clean, RunSummary::of(d.core));
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The timeline: a span per dispatch, the task's answer, dispatch latency
+
+const DispatchSpan* span_of(const Ledger& ledger, const std::string& key, const std::string& agent) {
+  for (const auto& span : ledger.spans()) {
+    const auto& a = ledger.task(span.task).assignment;
+    if (key_of(a) == key && span.agent_id == agent) return &span;
+  }
+  return nullptr;
+}
+
+TEST(HubCore, EveryDispatchIsASpanThatEndsHowItsAgentsWorkEnded) {
+  Driver d(make_scenario({make_goal("g1", 2)}));
+  d.join("planner-1", "planner");
+  d.join("coder-2", "coder");
+  d.join("coder-1", "coder");
+  d.join("critic-1", "critic");
+  d.join("human-1", "human");
+  d.start();
+  d.advance_s(1);
+  d.answer("g1/plan#0");  // t = 1: s1#0 -> coder-2, s2#0 -> coder-1
+  auto slow = d.drop("g1/s2#0");
+  d.advance_s(30);
+  d.tick();  // t = 31: s2#0 also offered to coder-2
+  auto backup = d.drop("g1/s2#0");
+  d.advance_s(2);
+  d.answer_dispatch(slow);  // t = 33: coder-1 answers first; coder-2 is cancelled
+  (void)backup;
+
+  const Ledger& ledger = d.core.ledger();
+  const DispatchSpan* plan = span_of(ledger, "g1/plan#0", "planner-1");
+  ASSERT_NE(plan, nullptr);
+  EXPECT_EQ(plan->start, 0);
+  EXPECT_EQ(plan->end, seconds_to_us(1));
+  EXPECT_EQ(plan->how, SpanEnd::answered);
+  const DispatchSpan* first = span_of(ledger, "g1/s2#0", "coder-1");
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->start, seconds_to_us(1));
+  EXPECT_EQ(first->end, seconds_to_us(33));
+  EXPECT_EQ(first->how, SpanEnd::answered);
+  const DispatchSpan* second = span_of(ledger, "g1/s2#0", "coder-2");
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->start, seconds_to_us(31));
+  EXPECT_EQ(second->end, seconds_to_us(33));
+  EXPECT_EQ(second->how, SpanEnd::cancelled);
+  const DispatchSpan* other = span_of(ledger, "g1/s1#0", "coder-2");
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->how, SpanEnd::open);  // never answered in this test
+  EXPECT_EQ(ledger.spans().size(), d.counters().dispatched);
+
+  // The answered task keeps its answer's figures.
+  const TaskRecord& s2 = ledger.task(*ledger.find_task("g1", "s2", 0));
+  EXPECT_EQ(s2.finished_at, seconds_to_us(33));
+  EXPECT_EQ(s2.verdict, "candidate");
+  EXPECT_EQ(s2.tokens_in, tokens_in_for(slow.assignment));
+  EXPECT_NEAR(s2.usd, (tokens_in_for(slow.assignment) + 2.0 * tokens_out_for(slow.assignment)) / 1e6,
+              1e-12);
+  EXPECT_EQ(ledger.task(*ledger.find_task("g1", "plan", 0)).verdict, "planned");
+
+  // Stopping closes every open span, the slow holder's included.
+  d.advance_s(1);
+  d.stop("interrupted");
+  for (const auto& span : ledger.spans()) EXPECT_NE(span.how, SpanEnd::open);
+  EXPECT_EQ(span_of(ledger, "g1/s1#0", "coder-2")->end, seconds_to_us(34));
+  EXPECT_EQ(d.core.last_event_at(), seconds_to_us(34));
+}
+
+TEST(HubCore, AnAgentThatLeavesLosesItsSpansAndReviewsSayWhatTheCriticDecided) {
+  Driver d(make_scenario({make_goal("g1", 1)}));
+  d.join_team(2, 1);
+  d.start();
+  d.answer("g1/plan#0");
+  d.drop("g1/s1#0");  // coder-1 goes silent and then leaves
+  d.leave("coder-1");
+  const Ledger& ledger = d.core.ledger();
+  EXPECT_EQ(span_of(ledger, "g1/s1#0", "coder-1")->how, SpanEnd::lost);
+  ASSERT_TRUE(d.run());
+  EXPECT_EQ(span_of(ledger, "g1/s1#0", "coder-2")->how, SpanEnd::answered);
+  EXPECT_EQ(ledger.task(*ledger.find_task("g1", "s1/review", 0)).verdict, "accepted");
+}
+
+TEST(HubCore, DispatchLatencyIsTheTimeATaskWaitedInItsQueue) {
+  Driver d(make_scenario({make_goal("g1", 1)}));
+  d.start();  // t = 0: the plan waits, no planner yet
+  d.advance_s(0.004);
+  d.join("planner-1", "planner");  // t = 4 ms: dispatched
+  const LatencyHistogram& h = d.core.ledger().dispatch_latency();
+  ASSERT_EQ(h.count, 1u);
+  EXPECT_NEAR(h.sum_s, 0.004, 1e-9);
+  // 4 ms lands in the (0.0025, 0.005] bucket.
+  for (std::size_t i = 0; i < h.counts.size(); ++i)
+    EXPECT_EQ(h.counts[i], LatencyHistogram::kBoundsS[i < LatencyHistogram::kBuckets ? i : 0] == 0.005 && i < LatencyHistogram::kBuckets ? 1u : 0u) << i;
+}
+
 }  // namespace
 }  // namespace cadre::runtime

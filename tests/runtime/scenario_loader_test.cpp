@@ -686,6 +686,44 @@ TEST(ScenarioOverrides, ShippedScenarioWithOverrides) {
   }
 }
 
+
+// ---- the human in the loop ------------------------------------------------------------------
+
+TEST(ScenarioLoader, AnInboxHumanAndHumanApprovalAreRead) {
+  auto r = parse_scenario(with("    brain: {kind: sim}\n",
+                               "    brain: {kind: inbox, human_latency_s: 90}\n"
+                               "workflow:\n  approval: human\n") +
+                              "  human_per_approval: 3\n",
+                          "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->team[3].brain.kind, "inbox");
+  EXPECT_EQ(r->team[3].brain.model, "human");
+  EXPECT_EQ(r->team[3].brain.params.at("human_latency_s"), "90");
+  EXPECT_EQ(r->workflow.approval, Approval::human);
+  EXPECT_DOUBLE_EQ(r->pricing.human_usd_per_approval, 3.0);
+  auto defaults = parse_scenario(kBase, "t.yaml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->workflow.approval, Approval::automatic);
+}
+
+TEST(ScenarioLoaderErrors, OnlyTheHumanRoleCanBeAnInboxAndThereIsOneInbox) {
+  expect_error(with("{kind: sim, model: m, tpr: 0.9}", "{kind: inbox}"), "t.yaml:11:19",
+               "only the human role can have it");
+  expect_error(with("    brain: {kind: sim}\n", "    count: 2\n    brain: {kind: inbox}\n"),
+               "t.yaml:4:3", "more than one inbox human");
+  expect_error(with("    brain: {kind: sim}\n", "    brain: {kind: inbox, skill: 1}\n"),
+               "t.yaml:13:26", "human_latency_s");
+}
+
+TEST(ScenarioLoaderErrors, HumanApprovalNeedsAHumanAndAKnownValue) {
+  const std::string no_human =
+      with("  - role: human\n    brain: {kind: sim}\n",
+           "workflow:\n  on_exhausted: fail\n  approval: human\n");
+  expect_error(no_human, "t.yaml:14:13", "approval: human needs a human in the team");
+  expect_error(with("    brain: {kind: sim}\n", "    brain: {kind: sim}\nworkflow:\n  approval: maybe\n"),
+               "t.yaml:15:13", "approval value");
+}
+
 }  // namespace
 }  // namespace cadre::runtime
 

@@ -7,61 +7,13 @@
 #include "cadre/agents/sim_brain.h"
 #include "cadre/runtime/report.h"
 #include "cadre/runtime/sim_run.h"
+#include "sim_test_support.h"
 
 namespace cadre::runtime {
 namespace {
 
-Scenario small_scenario(std::uint64_t seed) {
-  Scenario scenario;
-  scenario.name = "sim-test";
-  scenario.seed = seed;
-  auto brain = [](const std::string& model) {
-    BrainConfig config;
-    config.model = model;
-    return config;
-  };
-  scenario.team = {{"planner", 1, 2, brain("big")},
-                   {"coder", 3, 2, brain("small")},
-                   {"critic", 2, 2, brain("big")},
-                   {"human", 1, 1, brain("human")}};
-  scenario.workflow.samples = 2;
-  scenario.workflow.max_revisions = 1;
-  scenario.workflow.lease_s = 5;
-  scenario.workflow.heartbeat_s = 0.5;
-  scenario.workflow.time_scale = 0.05;
-  for (int g = 0; g < 6; ++g) {
-    GoalSpec goal;
-    goal.id = "g" + std::to_string(g);
-    goal.title = "goal " + std::to_string(g);
-    for (int s = 0; s <= g % 3; ++s) goal.subtasks.push_back({"part", 0.15 * (g + s)});
-    scenario.goals.push_back(goal);
-  }
-  scenario.pricing.models = {{"small", {0.15, 0.6}}, {"big", {2.5, 10}}};
-  scenario.pricing.human_usd_per_escalation = 20;
-  return scenario;
-}
-
-struct Team {
-  std::vector<SimAgent> agents;
-  std::vector<std::unique_ptr<agents::SimBrain>> brains;
-  std::vector<std::size_t> brain_of;
-};
-
-Team make_team(const Scenario& scenario) {
-  Team team;
-  for (const auto& entry : scenario.team) {
-    agents::SimBrainParams params;
-    params.time_scale = scenario.workflow.time_scale;
-    params.miss_rate = 0.2;
-    team.brains.push_back(std::make_unique<agents::SimBrain>(entry.role, entry.brain.model, params));
-    for (std::uint32_t i = 0; i < entry.count; ++i) {
-      team.agents.push_back({entry.role + "-" + std::to_string(i + 1), entry.role,
-                             entry.brain.model, entry.capacity});
-      team.brain_of.push_back(team.brains.size() - 1);
-    }
-  }
-  return team;
-}
+using simtest::small_scenario;
+using Team = simtest::Team;
 
 struct Finished {
   std::map<std::string, std::string> outcomes;  // goal -> outcome
@@ -74,11 +26,8 @@ struct Finished {
 };
 
 Finished simulate(const Scenario& scenario) {
-  Team team = make_team(scenario);
-  SimRun sim(scenario, team.agents, [&](std::size_t agent, const roles::TaskAssignment& task) {
-    auto answer = team.brains[team.brain_of[agent]]->answer(task);
-    return SimAnswer{answer.outcome, answer.delay_s};
-  });
+  Team team(scenario);
+  SimRun sim(scenario, team.agents, team.answer());
   RunFacts facts = sim.run();
   facts.real_s = -1;  // the one wall-clock field
   Finished finished;

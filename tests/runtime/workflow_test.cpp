@@ -573,5 +573,127 @@ TEST(Workflow, TheRunDoesNotFinishWhileAnyGoalIsOpen) {
   EXPECT_EQ(d.goal(1).outcome, GoalOutcome::resolved);
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Approval (workflow.approval: human — copilot mode)
+
+bool is_approval(const TaskAssignment& a) { return a.kind == TaskKind::approve; }
+
+Scenario copilot(std::vector<GoalSpec> goals) {
+  Scenario s = make_scenario(std::move(goals));
+  s.workflow.approval = Approval::human;
+  s.pricing.human_usd_per_approval = 2.0;
+  return s;
+}
+
+TEST(Workflow, WithHumanApprovalAFinishedGoalWaitsForAnApproveTaskBeforeItIsResolved) {
+  Driver d(copilot({make_goal("g1", 2)}));
+  d.join_team();
+  d.start();
+  d.held = is_approval;
+  d.run();
+  // The team's work is done, but the goal is open until the person answers.
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::none);
+  EXPECT_TRUE(d.goal(0).awaiting_approval);
+  EXPECT_EQ(count_of<GoalFinishedCommand>(d.log), 0u);
+  auto approvals = dispatches_of(d.log, TaskKind::approve);
+  ASSERT_EQ(approvals.size(), 1u);
+  EXPECT_EQ(key_of(approvals[0].assignment), "g1/approve#0");
+  EXPECT_EQ(approvals[0].agent_id, "human-1");
+  EXPECT_EQ(approvals[0].assignment.role, "human");
+  // The person sees every subtask's accepted answer and the workspace.
+  ASSERT_TRUE(approvals[0].assignment.candidate);
+  EXPECT_NE(approvals[0].assignment.candidate->content.find("code for g1/s1#0"),
+            std::string::npos);
+  EXPECT_NE(approvals[0].assignment.candidate->content.find("code for g1/s2#0"),
+            std::string::npos);
+  EXPECT_EQ(approvals[0].assignment.candidate->sim_correct, std::optional<bool>(true));
+  const double usd_before = d.core.ledger().usd();
+
+  auto out = d.answer("g1/approve#0");
+  EXPECT_TRUE(accepted(out));
+  EXPECT_EQ(finished_goals(out), (std::vector<std::uint32_t>{0}));
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::resolved);
+  EXPECT_FALSE(d.goal(0).awaiting_approval);
+  EXPECT_EQ(count_of<RunFinishedCommand>(out), 1u);
+  // The approval is charged at its human price (its tokens are 0... plus the test's fake ones).
+  EXPECT_NEAR(d.core.ledger().usd() - usd_before,
+              2.0 + (tokens_in_for(approvals[0].assignment) * 1.0 +
+                     tokens_out_for(approvals[0].assignment) * 2.0) / 1e6,
+              1e-9);
+}
+
+TEST(Workflow, AGoalRejectedAtApprovalFailsWithThePersonsReason) {
+  Rules rules;
+  rules.approve = [](const TaskAssignment&) { return roles::Verdict{false, 0.0, "not what I asked"}; };
+  Driver d(copilot({make_goal("g1", 1)}), rules);
+  d.join_team();
+  d.start();
+  ASSERT_TRUE(d.run());
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::failed);
+  EXPECT_EQ(d.goal(0).reason, "rejected at approval: not what I asked");
+}
+
+TEST(Workflow, APersonWhoAnswersWithTheirOwnWorkAtApprovalMakesTheGoalEscalated) {
+  Driver d(copilot({make_goal("g1", 1)}));
+  d.join_team();
+  d.start();
+  d.held = is_approval;
+  d.run();
+  auto approval = d.drop("g1/approve#0");
+  TaskOutcome own = roles::outcome_for(approval.assignment, "human");
+  own.candidate = roles::Candidate{"my version", std::nullopt, {{"main.py", "print(1)\n"}}};
+  auto out = d.send(approval.agent_id, own);
+  EXPECT_TRUE(accepted(out));
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::escalated);
+  EXPECT_EQ(d.goal(0).workspace.at("main.py"), "print(1)\n");
+  EXPECT_EQ(only<WorkspaceCommand>(out).size(), 1u);
+}
+
+TEST(Workflow, WrongWorkIsCaughtAtApprovalAndAFailedGoalIsNotSentForApproval) {
+  Rules rules;
+  // The critic accepts everything, so g1's wrong work reaches the person; g2 fails outright.
+  rules.correct = [](const TaskAssignment& a) { return a.goal_id == "g3"; };
+  rules.review = [](const TaskAssignment& a) {
+    return roles::Verdict{a.goal_id != "g2", 0.5, "no"};
+  };
+  Scenario s = copilot({make_goal("g1", 1), make_goal("g2", 1), make_goal("g3", 1)});
+  s.workflow.on_exhausted = OnExhausted::fail;
+  Driver d(s, rules);
+  d.join_team();
+  d.start();
+  ASSERT_TRUE(d.run());
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::failed);  // the person saw it was wrong
+  EXPECT_EQ(d.goal(1).outcome, GoalOutcome::failed);  // revisions exhausted: no approval asked
+  EXPECT_EQ(d.goal(1).reason, "revisions exhausted");
+  EXPECT_EQ(d.goal(2).outcome, GoalOutcome::resolved);
+  Keys approved;
+  for (const auto& a : dispatches_of(d.log, TaskKind::approve)) approved.push_back(key_of(a.assignment));
+  EXPECT_EQ(approved, (Keys{"g1/approve#0", "g3/approve#0"}));
+}
+
+TEST(Workflow, AnApproveTaskHeldByAPersonHasNoLease) {
+  Driver d(copilot({make_goal("g1", 1)}));
+  d.join("planner-1", "planner");
+  d.join("coder-1", "coder");
+  d.join("critic-1", "critic");
+  d.join_person(kInboxAgentId, "human");
+  d.start();
+  d.held = is_approval;
+  d.run();
+  auto approvals = dispatches_of(d.log, TaskKind::approve);
+  ASSERT_EQ(approvals.size(), 1u);
+  EXPECT_EQ(approvals[0].agent_id, kInboxAgentId);
+  EXPECT_EQ(approvals[0].assignment.lease_ms, 0u);
+  // Hours pass: nothing is requeued, and the core has no deadline to wake for.
+  d.advance_s(6 * 3600);
+  auto out = d.tick();
+  EXPECT_TRUE(only<DispatchCommand>(out).empty());
+  EXPECT_EQ(d.core.ledger().counters().requeued, 0u);
+  EXPECT_FALSE(d.core.next_deadline().has_value());
+  out = d.answer("g1/approve#0");
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::resolved);
+}
+
 }  // namespace
 }  // namespace cadre::runtime

@@ -296,6 +296,9 @@ const char* kind_name(MessageKind kind) {
     case MessageKind::error: return "ERROR";
     case MessageKind::bye: return "BYE";
     case MessageKind::cancel: return "CANCEL";
+    case MessageKind::query: return "QUERY";
+    case MessageKind::view: return "VIEW";
+    case MessageKind::decide: return "DECIDE";
   }
   return "UNKNOWN";
 }

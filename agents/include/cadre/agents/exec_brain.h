@@ -29,7 +29,7 @@ struct ExecBrainParams {
 Result<ExecBrainParams> parse_exec_params(const std::map<std::string, std::string>& params);
 
 // The task as the program reads it on stdin: one JSON object with the TaskAssignment's fields
-// (docs/protocol.md), plus "kind" as a name ("plan", "solve", "review", "resolve") and "kind_id"
+// (docs/protocol.md), plus "kind" as a name ("plan", "solve", "review", "resolve", "approve") and "kind_id"
 // as its number. Invalid UTF-8 in any string is replaced (U+FFFD), never an error.
 std::string exec_task_json(const roles::TaskAssignment& task);
 

@@ -22,6 +22,7 @@ enum class TaskKind : std::uint8_t {
   solve = 2,    // coder: produce a candidate for a subtask (a revision when feedback is present)
   review = 3,   // critic: judge one candidate
   resolve = 4,  // human: resolve an escalated subtask
+  approve = 5,  // human: approve a goal the team finished (workflow.approval: human)
 };
 const char* task_kind_name(TaskKind kind);
 
@@ -144,6 +145,30 @@ struct Cancel {
   std::string reason;
 };
 
+// QUERY body (tool -> hub): which view. Tools (`cadre status`, `cadre inbox`) do not HELLO.
+struct Query {
+  std::string what;  // status | inbox
+};
+
+// VIEW body (hub -> tool): the view, a JSON document (docs/protocol.md documents its fields).
+struct View {
+  std::string what;  // status | inbox | decision
+  std::string json;
+};
+
+// DECIDE body (tool -> hub): a person settles one inbox item — an escalated subtask (`resolve`)
+// or a goal awaiting approval (`approve`).
+struct Decision {
+  std::string goal_id;
+  std::string item;      // the item's task id ("s2/resolve", "approve"); may be empty when the
+                         // goal has exactly one item waiting
+  std::string action;    // accept | answer | reject
+  std::string candidate; // accept: the candidate id the inbox listed
+  std::string answer;    // answer: the person's own work
+  std::string reason;    // reject: why (optional)
+  std::string by;        // who decided (optional; journaled)
+};
+
 // Codecs: encode to one msgpack map; decode from one msgpack object. Decoders fail (never throw)
 // on a non-map, a missing required field or a wrongly typed field, naming the field.
 std::string encode(const Hello& body);
@@ -154,6 +179,9 @@ std::string encode(const Ack& body);
 std::string encode(const ErrorReply& body);
 std::string encode(const Bye& body);
 std::string encode(const Cancel& body);
+std::string encode(const Query& body);
+std::string encode(const View& body);
+std::string encode(const Decision& body);
 std::string encode_empty();  // an empty map, for HEARTBEAT
 
 Result<Hello> decode_hello(std::string_view bytes);
@@ -164,5 +192,8 @@ Result<Ack> decode_ack(std::string_view bytes);
 Result<ErrorReply> decode_error(std::string_view bytes);
 Result<Bye> decode_bye(std::string_view bytes);
 Result<Cancel> decode_cancel(std::string_view bytes);
+Result<Query> decode_query(std::string_view bytes);
+Result<View> decode_view(std::string_view bytes);
+Result<Decision> decode_decision(std::string_view bytes);
 
 }  // namespace cadre::roles

@@ -5,6 +5,7 @@
 // (LiveHub) and the simulator drive the same core, and tests drive it directly.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -61,7 +62,12 @@ struct AgentJoin {
   std::string model;
   std::uint32_t capacity = 1;
   std::int64_t pid = 0;
+  bool person = false;  // AgentRecord::person: its tasks have no lease
 };
+
+// The agent id of the hub's inbox: a team entry `brain: {kind: inbox}` is the person (or people)
+// answering `cadre inbox`; the live hub joins it to the core as this agent.
+inline constexpr const char* kInboxAgentId = "inbox";
 
 class HubCore {
  public:
@@ -89,12 +95,16 @@ class HubCore {
 
   // When tick() next has something to do, if ever.
   std::optional<TimeUs> next_deadline() const;
+  bool started() const { return started_; }
   bool finished() const { return finished_; }
   // Finished because every goal ended on its own (not stopped by a limit or a signal).
   bool all_goals_ended() const { return finished_ && finish_reason_ == kAllGoalsEnded; }
   static constexpr const char* kAllGoalsEnded = "all goals ended";
   const std::string& finish_reason() const { return finish_reason_; }
   TimeUs started_at() const { return started_at_; }
+  // The time of the latest event the core was given (the end of the run's timeline once
+  // finished).
+  TimeUs last_event_at() const { return last_event_at_; }
 
   const Ledger& ledger() const { return ledger_; }
   const Scheduler& scheduler() const { return scheduler_; }
@@ -108,6 +118,9 @@ class HubCore {
   void check_limits(TimeUs now);
   void finish_run(const std::string& reason);
   std::uint64_t priority_of(const TaskRecord& task) const;
+  void saw(TimeUs now) { last_event_at_ = std::max(last_event_at_, now); }
+  // The verdict word of an accepted result (TaskRecord::verdict).
+  static const char* verdict_of(const TaskRecord& task, const roles::TaskOutcome& outcome);
 
   Ledger ledger_;
   Workflow workflow_;
@@ -115,6 +128,7 @@ class HubCore {
   std::vector<Command> out_;
   TimeUs lease_us_;
   TimeUs started_at_ = 0;
+  TimeUs last_event_at_ = 0;
   bool started_ = false;
   bool finished_ = false;
   bool stopping_ = false;

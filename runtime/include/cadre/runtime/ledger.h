@@ -4,6 +4,7 @@
 // assignment of tasks to agents (the scheduler) live elsewhere. Deterministic, no I/O.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -52,6 +53,49 @@ struct TaskRecord {
   TimeUs leased_at = 0;
   TimeUs lease_deadline = 0;
   std::uint32_t dispatches = 0;
+  TimeUs queued_at = 0;  // when it last entered its role's queue (dispatch latency starts here)
+  // Set when a result is accepted (state done): when, what it cost, and what it said.
+  TimeUs finished_at = -1;
+  std::uint64_t tokens_in = 0;
+  std::uint64_t tokens_out = 0;
+  double usd = 0.0;
+  // A word for the answer: planned | candidate | accepted | rejected | resolved | approved |
+  // answered | error (the brain failed). Empty until done.
+  std::string verdict;
+  // Indices into Ledger::spans() of this task's dispatches still open (at most one per agent).
+  std::vector<std::uint32_t> open_spans;
+};
+
+// How one dispatch (one agent working on one task attempt) ended.
+enum class SpanEnd : std::uint8_t {
+  open,       // still running (at the end of a run: cut off by the end)
+  answered,   // this agent's result was accepted
+  cancelled,  // the task was answered by another agent, or the run stopped
+  lost,       // the agent left (or went silent) while holding it
+};
+const char* span_end_name(SpanEnd how);
+
+// One dispatch: the unit of the run's timeline (report.html's Gantt chart, trace.json's spans).
+// A task attempt has one span per agent it was given to (more than one after a lease expired).
+struct DispatchSpan {
+  TaskId task = 0;
+  std::string agent_id;
+  TimeUs start = 0;
+  TimeUs end = -1;  // -1 while open
+  SpanEnd how = SpanEnd::open;
+};
+
+// Dispatch latency: from a task entering its queue to its dispatch. Cumulative-friendly buckets
+// (Prometheus `le` bounds, seconds); counts[i] is the number of observations <= kBoundsS[i] and
+// > kBoundsS[i-1]; counts[kBuckets] those above the last bound.
+struct LatencyHistogram {
+  static constexpr std::size_t kBuckets = 12;
+  static constexpr std::array<double, kBuckets> kBoundsS = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10.0};
+  std::array<std::uint64_t, kBuckets + 1> counts{};
+  std::uint64_t count = 0;
+  double sum_s = 0.0;
+  void observe(TimeUs latency);
 };
 
 struct CandidateRecord {
@@ -75,6 +119,7 @@ struct SubtaskRecord {
   std::vector<std::string> feedback;  // critic feedback from finished rounds, oldest first
   std::uint32_t solve_attempts = 0;
   std::optional<bool> accepted_correct;  // sim ground truth of the accepted candidate
+  std::string accepted_content;                 // the accepted candidate's text
   std::vector<roles::FileEdit> accepted_files;  // the accepted candidate's files
 };
 
@@ -89,6 +134,8 @@ struct GoalRecord {
   std::map<std::string, std::string> workspace;
   bool planned = false;
   bool verified = false;  // goal verification (missed-subtask check) done
+  // workflow.approval: human — the team's work is done and waits for a person's approval.
+  bool awaiting_approval = false;
   std::uint32_t plan_attempts = 0;
   std::uint32_t attempts = 0;  // results accepted for this goal (all kinds)
   std::uint64_t tokens_in = 0;
@@ -125,8 +172,9 @@ class Ledger {
   std::optional<TaskId> find_task(const std::string& goal_id, const std::string& task_id,
                                   std::uint32_t attempt) const;
 
-  // Charges an accepted result's tokens (priced by its model) to its goal and the run.
-  void charge(std::uint32_t goal_index, const roles::TaskOutcome& outcome);
+  // Charges an accepted result's tokens (priced by its model) to its goal and the run; returns
+  // the price in USD (0 when the model has no price).
+  double charge(std::uint32_t goal_index, const roles::TaskOutcome& outcome);
   // Charges a fixed amount (a human escalation) to a goal and the run.
   void charge_usd(std::uint32_t goal_index, double usd);
 
@@ -137,6 +185,16 @@ class Ledger {
 
   TaskCounters& counters() { return counters_; }
   const TaskCounters& counters() const { return counters_; }
+
+  // Every dispatch of the run, in dispatch order.
+  const std::vector<DispatchSpan>& spans() const { return spans_; }
+  // Opens a span for `agent_id` working on `task` from `now`.
+  void open_span(TaskId task, const std::string& agent_id, TimeUs now);
+  // Closes `agent_id`'s open span on `task`, if any.
+  void close_span(TaskId task, const std::string& agent_id, SpanEnd how, TimeUs now);
+
+  LatencyHistogram& dispatch_latency() { return dispatch_latency_; }
+  const LatencyHistogram& dispatch_latency() const { return dispatch_latency_; }
 
   std::size_t open_goals() const { return open_goals_; }
   // Marks a goal finished with `outcome`. Precondition: it is open.
@@ -155,6 +213,8 @@ class Ledger {
   double usd_ = 0.0;
   std::uint64_t unpriced_results_ = 0;
   TaskCounters counters_;
+  std::vector<DispatchSpan> spans_;
+  LatencyHistogram dispatch_latency_;
   std::size_t open_goals_ = 0;
 };
 

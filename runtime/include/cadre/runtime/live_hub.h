@@ -37,6 +37,9 @@ struct LiveHubOptions {
   std::optional<transport::ServerSecurity> security;
   // Continue the run whose journal is in out_dir (replay.h) instead of starting a new one.
   bool resume = false;
+  // "ADDR:PORT" (port 0: any free one): serve Prometheus text metrics at http://ADDR:PORT/metrics
+  // while the hub lives. Empty: no metrics server.
+  std::string metrics_listen;
 };
 
 class LiveHub {
@@ -49,6 +52,10 @@ class LiveHub {
 
   // The endpoint agents should connect to (the bound port resolved).
   const std::string& endpoint() const;
+
+  // "HOST:PORT" of the metrics server (options.metrics_listen with the port resolved); empty
+  // without one.
+  std::string metrics_address() const;
 
   // Optional, before run(): serves HELLOs and heartbeats until the team the scenario declares has
   // joined — for every role, as many agents as its team entries count. Fails after `timeout_s`

@@ -1,5 +1,7 @@
-// The run report: report.json (totals), goals.jsonl (one line per goal, for comparing runs goal by
-// goal) and the summary table printed at the end. The same for live and simulated runs.
+// The run report: report.json (totals and every task attempt), goals.jsonl (one line per goal,
+// for comparing runs goal by goal), report.html (the page with charts, report_html.h), trace.json
+// (the timeline for Perfetto, trace.h) and the summary table printed at the end. The same for
+// live and simulated runs. Every field: docs/reports.md.
 #pragma once
 
 #include <cstdint>
@@ -32,10 +34,13 @@ struct RunFacts {
   std::map<std::string, std::uint32_t> agent_restarts;
 };
 
-// Writes DIR/report.json and DIR/goals.jsonl. Fails with the path on I/O errors.
+// Writes DIR/report.json, DIR/goals.jsonl, DIR/report.html and DIR/trace.json (DIR must exist).
+// Fails naming the file on the first I/O error.
 Status write_report(const std::string& dir, const HubCore& core, const RunFacts& facts);
 
-// The report.json document as text (pretty-printed), for tests and tools.
+// The report.json document as text, for tests and tools: the totals pretty-printed, then
+// "task_attempts", one entry per task attempt dispatched at least once ({goal, task, attempt,
+// kind, agent, state, verdict, start_s, end_s, tokens_in, tokens_out, usd}), one per line.
 std::string report_json(const HubCore& core, const RunFacts& facts);
 
 // A human-readable summary table of the run.
@@ -50,7 +55,8 @@ struct ReportFigures {
   double goal_p95_s = 0;
 };
 
-// Reads report.json at `path`. Fails naming the path when it is missing or not a report.
+// Reads report.json at `path` (skipping task_attempts). Fails naming the path when it is missing
+// or not a report.
 Result<ReportFigures> read_report_figures(const std::string& path);
 
 // p-th percentile (0..100) of goal times in seconds over ended goals that were dispatched;

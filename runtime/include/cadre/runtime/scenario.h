@@ -28,11 +28,17 @@ struct TeamEntry {
 
 enum class OnExhausted { escalate, fail };
 
+// Who has the last word on a goal the team finished. auto (autopilot): it is resolved when its
+// subtasks pass verification. human (copilot): it waits for a person's approval (an `approve`
+// task for the human role, e.g. answered in `cadre inbox`).
+enum class Approval { automatic, human };
+
 struct WorkflowConfig {
   std::string kind = "plan-solve-verify";
   std::uint32_t samples = 1;        // coder attempts per subtask per round (best-of-N)
   std::uint32_t max_revisions = 1;  // revision rounds after the first, before on_exhausted
   OnExhausted on_exhausted = OnExhausted::escalate;
+  Approval approval = Approval::automatic;
   double lease_s = 30.0;      // an assigned task not answered by then is requeued (live time)
   double heartbeat_s = 0.5;   // heartbeat interval both ways (live)
   std::uint32_t liveness = 3; // missed heartbeats before an agent is declared gone
@@ -70,6 +76,7 @@ struct ModelPrice {
 struct Pricing {
   std::map<std::string, ModelPrice> models;  // keyed by BrainConfig::model
   double human_usd_per_escalation = 0.0;
+  double human_usd_per_approval = 0.0;  // charged for each approval a person gives or refuses
 };
 
 struct Limits {

@@ -27,6 +27,9 @@ struct AgentRecord {
   std::uint32_t capacity = 1;
   std::int64_t pid = 0;
   bool present = false;
+  // A person (the hub's inbox): tasks it holds have no lease — people take the time they take;
+  // they end when answered or when the run stops.
+  bool person = false;
   std::uint64_t join_seq = 0;
   std::set<TaskId> held;  // tasks leased to it now
   // Statistics over the whole run (they survive a rejoin).

@@ -22,6 +22,7 @@ struct SimAgent {
   std::string role;
   std::string model;
   std::uint32_t capacity = 1;
+  bool person = false;  // its tasks have no lease (the inbox: AgentJoin::person)
 };
 
 // What an agent's brain answered and after how many (virtual) seconds.
@@ -45,6 +46,12 @@ struct SimFaultCounts {
 struct SimOptions {
   // Called with a one-line note when a goal ends (skipped when empty).
   std::function<void(const std::string&)> on_progress;
+  // Called every `step_every` events of the loop (skipped when empty) with the core and the
+  // virtual time, e.g. to draw progress; it must only read. Not called at the start or the end:
+  // after run() the caller has core() and RunFacts::wall_s. Kept out of the way: the loop only
+  // counts, so a cheap callback (a clock read) costs nothing measurable.
+  std::function<void(const HubCore&, TimeUs virtual_now)> on_step;
+  std::uint32_t step_every = 4096;
 };
 
 class SimRun {

@@ -6,7 +6,9 @@
 //   `max_revisions`; then the subtask is escalated to a human or fails (`on_exhausted`). When every
 //   subtask has ended, the goal is verified against its specification: subtasks the plan missed
 //   are added and run; then the goal ends resolved (all by the team), escalated (some by a human)
-//   or failed (any failed).
+//   or failed (any failed). With `approval: human` (copilot) a goal that would end resolved or
+//   escalated first waits on an `approve` task for the human role: approved, it ends as it
+//   would have; answered with the person's own work, escalated; rejected, failed.
 //
 // Every round waits for all its attempts and reviews before deciding, and a goal waits for all its
 // subtasks, so outcomes and token totals do not depend on timing or on which agent answered.
@@ -67,6 +69,9 @@ class Workflow {
   void on_solve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
   void on_review(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
   void on_resolve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
+  void on_approve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
+  // The goal's outcome from its subtasks' states: failed, escalated or resolved.
+  static GoalOutcome outcome_of(const GoalRecord& goal);
 
   void start_subtask(std::uint32_t goal_index, std::uint32_t subtask_index, WorkflowStep& step);
   void start_round(std::uint32_t goal_index, std::uint32_t subtask_index, WorkflowStep& step);
@@ -78,6 +83,7 @@ class Workflow {
   void subtask_ended(std::uint32_t goal_index, std::uint32_t subtask_index, WorkflowStep& step);
   const VerifySpec* verify_spec(const GoalRecord& goal) const;
   TaskId add_plan_task(std::uint32_t goal_index);
+  TaskId add_approve_task(std::uint32_t goal_index);
   // An assignment about one subtask with the fields every kind shares filled in.
   roles::TaskAssignment subtask_task(const GoalRecord& goal, const SubtaskRecord& subtask,
                                      roles::TaskKind kind, const char* role, std::string task_id,

@@ -45,11 +45,14 @@ enum class MessageKind : std::uint8_t {
   error = 7,      // either way: the previous message was refused
   bye = 8,        // either way: leaving / please leave
   cancel = 9,     // hub -> agent: drop a task you hold
+  query = 10,     // tool -> hub: ask for a view (status, inbox); no HELLO needed
+  view = 11,      // hub -> tool: the view asked for, as a JSON document
+  decide = 12,    // tool -> hub: a person's decision on an inbox item
 };
 
 // Lowest and highest valid kind ids.
 inline constexpr std::uint8_t kMinKind = 1;
-inline constexpr std::uint8_t kMaxKind = 9;
+inline constexpr std::uint8_t kMaxKind = 12;
 
 const char* kind_name(MessageKind kind);
 
