@@ -1,5 +1,7 @@
 #include "cadre/agents/agent_process.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +24,7 @@ namespace cadre::agents {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kIdleWait{500};
 using transport::MessageKind;
 using Key = std::tuple<std::string, std::string, std::uint32_t>;
 
@@ -38,13 +41,21 @@ class AgentLoop {
   AgentLoop(const AgentOptions& options, std::unique_ptr<Brain> brain,
             std::unique_ptr<transport::DealerEndpoint> dealer)
       : options_(options), brain_(std::move(brain)), dealer_(std::move(dealer)) {
-    if (brain_->blocking())
+    if (brain_->blocking()) {
+      // The workers start with every signal blocked (threads inherit the mask), so a SIGTERM or
+      // SIGINT always lands on this thread and cuts its socket wait short (EINTR); ZeroMQ blocks
+      // signals in its own threads.
+      sigset_t all, previous;
+      sigfillset(&all);
+      pthread_sigmask(SIG_BLOCK, &all, &previous);
       workers_ = std::make_unique<BrainWorkers>(
           std::max<std::uint32_t>(1, std::min(options_.capacity, brain_->concurrency())),
           [brain = brain_.get()](roles::TaskAssignment& task) {
             BrainAnswer answer = brain->answer(task);
             return std::make_pair(std::move(task), std::move(answer));
           });
+      pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    }
   }
 
   int run() {
@@ -57,12 +68,19 @@ class AgentLoop {
       }
       const auto now = Clock::now();
       // Worker threads cannot wake the socket poll; while they are busy, look every 10 ms.
-      auto wake = now + std::chrono::milliseconds(workers_ && workers_->busy() ? 10 : 100);
+      // Otherwise sleep until the next timer (heartbeat, answer due): an idle agent wakes only
+      // for heartbeats, which matters with hundreds of agents on a few cores. A stop signal cuts
+      // the wait short; kIdleWait bounds how late a stop_requested set by another thread is seen.
+      auto wake = now + (workers_ && workers_->busy() ? std::chrono::milliseconds(10) : kIdleWait);
       if (!answers_.empty()) wake = std::min(wake, answers_.top().due);
       wake = std::min(wake, next_heartbeat_);
-      const auto timeout =
-          std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        wake - now).count());
+      if (options_.hub_timeout_s > 0)
+        wake = std::min(wake, last_heard_ + std::chrono::duration_cast<Clock::duration>(
+                                                std::chrono::duration<double>(options_.hub_timeout_s)));
+      if (joined_) wake = std::min(wake, last_heard_ + heartbeat_ * liveness_);
+      // Rounded up: a wait cut short of a deadline would only spin until it.
+      const auto timeout = std::max<std::int64_t>(
+          0, std::chrono::ceil<std::chrono::milliseconds>(wake - now).count());
       if (auto frame = dealer_->receive(std::chrono::milliseconds(timeout))) {
         if (handle(*frame)) return 0;
         for (int i = 0; i < 256; ++i) {

@@ -1,7 +1,9 @@
 // The OpenAI-compatible chat-completions client (docs/llm.md).
 #include "cadre/agents/llm_client.h"
 
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -30,12 +32,59 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kBodyExcerpt = 300;
 
+// libcurl (and the ~30 libraries it pulls in: TLS, Kerberos, LDAP, ...) is loaded on first use,
+// so that processes that never call a model -- every agent with another brain, the hub -- do
+// not pay for mapping and relocating it at start-up.
+struct CurlApi {
+  CURLcode (*global_init)(long);
+  CURL* (*easy_init)();
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
+  CURLcode (*easy_perform)(CURL*);
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
+  const char* (*easy_strerror)(CURLcode);
+  void (*easy_cleanup)(CURL*);
+  curl_slist* (*slist_append)(curl_slist*, const char*);
+  void (*slist_free_all)(curl_slist*);
+};
+CurlApi g_curl{};
+std::string g_curl_problem;  // why libcurl is not usable, once curl_ready() said so
+
+bool load_curl() {
+  void* lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) {
+    const char* why = dlerror();
+    g_curl_problem = std::string("cannot load libcurl.so.4 (Debian: libcurl4): ") +
+                     (why != nullptr ? why : "unknown error");
+    return false;
+  }
+  bool ok = true;
+  auto get = [&](auto& fn, const char* name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+    ok = ok && fn != nullptr;
+  };
+  get(g_curl.global_init, "curl_global_init");
+  get(g_curl.easy_init, "curl_easy_init");
+  get(g_curl.easy_setopt, "curl_easy_setopt");
+  get(g_curl.easy_perform, "curl_easy_perform");
+  get(g_curl.easy_getinfo, "curl_easy_getinfo");
+  get(g_curl.easy_strerror, "curl_easy_strerror");
+  get(g_curl.easy_cleanup, "curl_easy_cleanup");
+  get(g_curl.slist_append, "curl_slist_append");
+  get(g_curl.slist_free_all, "curl_slist_free_all");
+  if (!ok) g_curl_problem = "libcurl.so.4 lacks a function cadre needs (too old?)";
+  return ok;
+}
+
 // curl_global_init is not thread-safe; call it once, before any easy handle exists. It is never
 // cleaned up: other threads may still hold handles at exit, and the OS reclaims everything.
 bool curl_ready() {
   static std::once_flag once;
   static CURLcode init_code = CURLE_FAILED_INIT;
-  std::call_once(once, [] { init_code = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::call_once(once, [] {
+    if (load_curl()) init_code = g_curl.global_init(CURL_GLOBAL_DEFAULT);
+    if (g_curl_problem.empty() && init_code != CURLE_OK)
+      g_curl_problem = "libcurl failed to initialise";
+  });
   return init_code == CURLE_OK;
 }
 
@@ -192,7 +241,7 @@ struct LlmClient::Impl {
 Exchange LlmClient::Impl::perform(const std::string& request_body) const {
   Exchange out;
   const auto start = Clock::now();
-  CURL* curl = curl_easy_init();
+  CURL* curl = g_curl.easy_init();
   if (curl == nullptr) {
     out.code = CURLE_FAILED_INIT;
     out.curl_error = "cannot create a curl handle";
@@ -201,43 +250,43 @@ Exchange LlmClient::Impl::perform(const std::string& request_body) const {
   Capture capture;
   char error_buffer[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, "Accept: application/json");
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip for big prompts
+  headers = g_curl.slist_append(headers, "Content-Type: application/json");
+  headers = g_curl.slist_append(headers, "Accept: application/json");
+  headers = g_curl.slist_append(headers, "Expect:");  // no 100-continue round trip for big prompts
   if (!endpoint.api_key.empty())
-    headers = curl_slist_append(headers, ("Authorization: Bearer " + endpoint.api_key).c_str());
+    headers = g_curl.slist_append(headers, ("Authorization: Bearer " + endpoint.api_key).c_str());
 
   const long timeout_ms = std::max(1L, static_cast<long>(std::llround(endpoint.timeout_s * 1000)));
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // threads + timeouts: no SIGALRM
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request_body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request_body.size()));
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "cadre-llm-client/0.1");
-  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // whatever curl can decode
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &capture);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &capture);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  g_curl.easy_setopt(curl, CURLOPT_URL, url.c_str());
+  g_curl.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // threads + timeouts: no SIGALRM
+  g_curl.easy_setopt(curl, CURLOPT_POST, 1L);
+  g_curl.easy_setopt(curl, CURLOPT_POSTFIELDS, request_body.data());
+  g_curl.easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request_body.size()));
+  g_curl.easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  g_curl.easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  g_curl.easy_setopt(curl, CURLOPT_USERAGENT, "cadre-llm-client/0.1");
+  g_curl.easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");  // whatever curl can decode
+  g_curl.easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  g_curl.easy_setopt(curl, CURLOPT_WRITEDATA, &capture);
+  g_curl.easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  g_curl.easy_setopt(curl, CURLOPT_HEADERDATA, &capture);
+  g_curl.easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
   // Local model servers are never reached through a proxy (curl still honours http_proxy etc.
   // for other hosts; the user's no_proxy is kept, since this option replaces it).
-  curl_easy_setopt(curl, CURLOPT_NOPROXY, no_proxy.c_str());
+  g_curl.easy_setopt(curl, CURLOPT_NOPROXY, no_proxy.c_str());
 
-  out.code = curl_easy_perform(curl);
+  out.code = g_curl.easy_perform(curl);
   if (out.code == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
+    g_curl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
   } else {
-    out.curl_error = curl_easy_strerror(out.code);
+    out.curl_error = g_curl.easy_strerror(out.code);
     const std::string detail = trim(error_buffer);
     if (!detail.empty() && detail != out.curl_error) out.curl_error += " (" + detail + ")";
   }
   out.body = std::move(capture.body);
   out.retry_after = capture.retry_after;
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
+  g_curl.slist_free_all(headers);
+  g_curl.easy_cleanup(curl);
   out.seconds = seconds_since(start);
   return out;
 }
@@ -352,7 +401,7 @@ Result<ChatResponse> LlmClient::Impl::parse(long status, const std::string& body
 
 Result<ChatResponse> LlmClient::Impl::chat(const std::vector<ChatMessage>& messages) {
   const auto start = Clock::now();
-  if (!curl_ready()) return make_error("libcurl failed to initialise; cannot call " + url);
+  if (!curl_ready()) return make_error(g_curl_problem + "; cannot call " + url);
 
   json request;
   request["model"] = endpoint.model;

@@ -14,14 +14,20 @@
 namespace cadre::runtime {
 namespace {
 
-std::array<std::uint32_t, 256> make_crc_table() {
-  std::array<std::uint32_t, 256> table{};
+// CRC-32 (IEEE, reflected) slicing-by-8: table[k][b] is the CRC of byte b followed by k zero
+// bytes, so eight bytes are folded per step (the hub computes one per journal record).
+using CrcTables = std::array<std::array<std::uint32_t, 256>, 8>;
+CrcTables make_crc_tables() {
+  CrcTables tables{};
   for (std::uint32_t i = 0; i < 256; ++i) {
     std::uint32_t c = i;
     for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    table[i] = c;
+    tables[0][i] = c;
   }
-  return table;
+  for (std::uint32_t i = 0; i < 256; ++i)
+    for (std::size_t k = 1; k < 8; ++k)
+      tables[k][i] = (tables[k - 1][i] >> 8) ^ tables[0][tables[k - 1][i] & 0xFF];
+  return tables;
 }
 
 std::int64_t monotonic_ms() {
@@ -42,9 +48,17 @@ int hex_value(char c) {
 }  // namespace
 
 std::uint32_t crc32(std::string_view bytes) {
-  static const std::array<std::uint32_t, 256> table = make_crc_table();
+  static const CrcTables t = make_crc_tables();
   std::uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char byte : bytes) c = table[(c ^ byte) & 0xFF] ^ (c >> 8);
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t n = bytes.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    const std::uint32_t lo = c ^ (std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 |
+                                  std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24);
+    c = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
+        t[3][p[4]] ^ t[2][p[5]] ^ t[1][p[6]] ^ t[0][p[7]];
+  }
+  for (; n > 0; ++p, --n) c = t[0][(c ^ *p) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
 }
 
@@ -111,7 +125,35 @@ Journal::Journal(std::string path, int fd, JournalSync sync, int batch_window_ms
 
 Journal::~Journal() {
   (void)sync_now();
+  stop_syncer();
   ::close(fd_);
+}
+
+void Journal::stop_syncer() {
+  if (!syncer_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(sync_mutex_);
+    syncer_stopping_ = true;
+  }
+  sync_wake_.notify_one();
+  syncer_.join();
+}
+
+void Journal::sync_loop() {
+  std::unique_lock<std::mutex> lock(sync_mutex_);
+  while (true) {
+    sync_wake_.wait(lock, [this] { return sync_wanted_ || syncer_stopping_; });
+    if (!sync_wanted_) return;
+    sync_wanted_ = false;
+    lock.unlock();
+    // write() and fdatasync() on one descriptor may overlap: what was written before this call
+    // reaches the disk; what the hub writes meanwhile goes with the next one.
+    const bool failed = ::fdatasync(fd_) != 0;
+    const std::string why = failed ? std::strerror(errno) : std::string();
+    lock.lock();
+    if (failed && sync_error_.empty()) sync_error_ = "journal fsync failed: " + why;
+    if (!failed) ++syncs_;
+  }
 }
 
 void Journal::append(std::string_view json_object) {
@@ -152,8 +194,20 @@ Status Journal::commit() {
 
 Status Journal::maybe_sync() {
   if (auto written = commit(); !written.ok()) return written;
-  if (sync_ == JournalSync::batch && unsynced_ && monotonic_ms() - last_sync_ms_ >= batch_window_ms_)
-    return sync_file();
+  if (sync_ != JournalSync::batch) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(sync_mutex_);
+    if (!sync_error_.empty()) return make_error(sync_error_, path_);
+  }
+  if (!unsynced_ || monotonic_ms() - last_sync_ms_ < batch_window_ms_) return Status::Ok();
+  if (!syncer_.joinable()) syncer_ = std::thread([this] { sync_loop(); });
+  {
+    std::lock_guard<std::mutex> lock(sync_mutex_);
+    sync_wanted_ = true;
+  }
+  sync_wake_.notify_one();
+  unsynced_ = false;
+  last_sync_ms_ = monotonic_ms();
   return Status::Ok();
 }
 

@@ -113,22 +113,52 @@ struct LiveHub::Impl {
       journal_error = committed.error().to_string();
   }
 
-  bool send(const std::string& identity, MessageKind kind, std::string body) {
-    commit_journal();
+  // Messages wait in the outbox until flush(): one journal commit (one write) covers a whole
+  // batch of events, then their messages leave. Nothing leaves before the records that caused it.
+  struct Outgoing {
+    std::string identity;
+    std::string frame;
+    std::string dispatched_to;  // an ASSIGN's agent: if it cannot be sent, the agent is dropped
+  };
+  std::vector<Outgoing> outbox;
+
+  void send(const std::string& identity, MessageKind kind, std::string body,
+            const std::string& dispatched_to = {}) {
     transport::Envelope envelope;
     envelope.kind = kind;
     envelope.msg_id = next_msg_id++;
     envelope.sender = options.hub_id;
     envelope.body = std::move(body);
-    if (!router->send(identity, transport::encode_envelope(envelope))) return false;
-    ++facts.messages.sent;
-    return true;
+    outbox.push_back({identity, transport::encode_envelope(envelope), dispatched_to});
   }
 
-  bool send_to_agent(const std::string& agent_id, MessageKind kind, std::string body) {
+  // Commits the journal, then sends the outbox. An ASSIGN that cannot be sent (the peer's queue
+  // is full, or it is gone) drops its agent, whose tasks are requeued — which may send more.
+  void flush() {
+    while (!outbox.empty()) {
+      commit_journal();
+      std::vector<Outgoing> batch;
+      batch.swap(outbox);
+      bool dropped = false;
+      for (const auto& message : batch) {
+        if (router->send(message.identity, message.frame)) {
+          ++facts.messages.sent;
+        } else if (!message.dispatched_to.empty()) {
+          drop_agent(message.dispatched_to, "unreachable", now());
+          dropped = true;
+        }
+      }
+      if (dropped) execute_pending(now());
+    }
+    commit_journal();
+  }
+
+  bool send_to_agent(const std::string& agent_id, MessageKind kind, std::string body,
+                     bool dispatch = false) {
     auto it = agents.find(agent_id);
     if (it == agents.end()) return false;
-    return send(it->second.identity, kind, std::move(body));
+    send(it->second.identity, kind, std::move(body), dispatch ? agent_id : std::string());
+    return true;
   }
 
   void send_error(const std::string& identity, const std::string& code, const std::string& message,
@@ -166,7 +196,7 @@ struct LiveHub::Impl {
                          " (cadre inbox --hub " + router->bound_endpoint() + ")");
           continue;
         }
-        if (!send_to_agent(dispatch->agent_id, MessageKind::assign, roles::encode(a)))
+        if (!send_to_agent(dispatch->agent_id, MessageKind::assign, roles::encode(a), true))
           drop_agent(dispatch->agent_id, "unreachable", t);
       } else if (auto* cancel = std::get_if<CancelCommand>(&command)) {
         if (cancel->agent_id == kInboxAgentId) continue;
@@ -418,6 +448,7 @@ struct LiveHub::Impl {
     const TimeUs t = now();
     collect_refusals(t);
     send_heartbeats(t);
+    flush();
     publish_metrics(t);
     if (auto synced = journal->maybe_sync(); !synced.ok() && journal_error.empty())
       journal_error = synced.error().to_string();
@@ -495,7 +526,7 @@ struct LiveHub::Impl {
   void say_bye(const std::string& reason) {
     for (const auto& [agent_id, peer] : agents)
       send(peer.identity, MessageKind::bye, roles::encode(roles::Bye{reason}));
-    commit_journal();
+    flush();
   }
 
   // Scrapes read the text last published: at most kMetricsEveryUs old, and fresh at the end.
@@ -540,6 +571,7 @@ struct LiveHub::Impl {
       started = true;
     }
     execute_pending(start);
+    flush();
     while (!core.finished()) {
       if (!journal_error.empty()) {
         facts.failure = journal_error;
@@ -583,6 +615,7 @@ struct LiveHub::Impl {
       collect_verifications(t);
       on_timers(t);
       execute_pending(t);
+      flush();
       publish_metrics(t);
       if (auto synced = journal->maybe_sync(); !synced.ok() && journal_error.empty())
         journal_error = synced.error().to_string();

@@ -214,10 +214,13 @@ TEST(ProgressCli, RunOnAPipeWritesStampedPlainLinesEveryInterval) {
     stamps.push_back(std::stod(m[1]));
     last = l;
   }
-  // The run takes seconds: lines every 0.5 s, and one at the end.
-  ASSERT_GE(stamps.size(), 3u) << output;
+  // The run takes seconds: lines on a 0.5 s grid, and one at the end. A line may be late by the
+  // hub loop's wake-up granularity (up to 0.1 s) and the machine's scheduling, not early.
+  ASSERT_GE(stamps.size(), 4u) << output;
   for (std::size_t i = 1; i + 1 < stamps.size(); ++i)
-    EXPECT_GE(stamps[i] - stamps[i - 1], 0.45) << output;
+    EXPECT_GE(stamps[i] - stamps[i - 1], 0.3) << output;
+  const double mean_gap = (stamps[stamps.size() - 2] - stamps.front()) / (stamps.size() - 2);
+  EXPECT_NEAR(mean_gap, 0.5, 0.08) << output;
   EXPECT_NE(last.find("progress: goals 6/6 ended"), std::string::npos) << last;
   EXPECT_LT(output.rfind("progress: "), output.find("cadre live run: small-team"));
 }

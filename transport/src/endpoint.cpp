@@ -503,6 +503,13 @@ bool RouterEndpoint::send(std::string_view peer, std::string_view frame) {
 
 std::optional<InboundFrame> RouterEndpoint::receive(std::chrono::milliseconds timeout) {
   try {
+    // A frame already queued is taken without a poll: under load most are (one syscall fewer
+    // per message).
+    if (auto parts = read_all_parts(impl_->socket); parts.size() == 2)
+      return InboundFrame{parts[0].to_string(), parts[1].to_string()};
+    else if (!parts.empty())
+      ++impl_->dropped;
+    if (timeout.count() <= 0) return std::nullopt;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

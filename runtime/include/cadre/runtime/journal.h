@@ -10,7 +10,11 @@
 // the middle, which resume refuses.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -27,7 +31,8 @@ std::uint32_t crc32(std::string_view bytes);
 // How records reach the disk (docs/scenarios.md, "durability").
 enum class JournalSync {
   fsync,  // commit() writes and fsyncs
-  batch,  // commit() writes; maybe_sync() fsyncs once the batch window has passed
+  batch,  // commit() writes; maybe_sync() has a background thread fsync once the batch window
+          // has passed (the hub's loop never waits on the disk)
   none,   // commit() writes; never fsync
 };
 
@@ -52,30 +57,40 @@ class Journal {
   // sending any message, so nothing it acknowledges can be lost by killing the hub. Fails with
   // the path and errno text.
   Status commit();
-  // batch mode: fsync if records were written and the batch window has passed since the last
-  // fsync. Other modes: nothing. Call it every loop iteration.
+  // batch mode: once records were written and the batch window has passed since the last
+  // fsync, asks the journal's sync thread to fsync them (the caller does not wait). Fails when an
+  // earlier background fsync failed. Other modes: nothing. Call it every loop iteration.
   Status maybe_sync();
   // Everything to the disk now (the end of a run).
   Status sync_now();
 
   bool has_buffered() const { return !buffer_.empty(); }
   std::uint64_t records() const { return records_; }
-  std::uint64_t syncs() const { return syncs_; }
+  std::uint64_t syncs() const { return syncs_.load(); }
   const std::string& path() const { return path_; }
 
  private:
   Journal(std::string path, int fd, JournalSync sync, int batch_window_ms);
   Status write_buffer();
   Status sync_file();
+  void sync_loop();
+  void stop_syncer();
   std::string path_;
   int fd_;
   JournalSync sync_;
   int batch_window_ms_;
   std::string buffer_;
   std::uint64_t records_ = 0;
-  std::uint64_t syncs_ = 0;
+  std::atomic<std::uint64_t> syncs_{0};
   bool unsynced_ = false;
   std::int64_t last_sync_ms_ = 0;
+  // batch mode's background fsync (started on first use).
+  std::thread syncer_;
+  std::mutex sync_mutex_;
+  std::condition_variable sync_wake_;
+  bool sync_wanted_ = false;
+  bool syncer_stopping_ = false;
+  std::string sync_error_;
 };
 
 // One record read back from a journal.
