@@ -222,7 +222,11 @@ int run_command(const RunArgs& given) {
       launches.emplace(launch.id, std::move(launch));
     }
   }
+  std::size_t started = 0;
   for (const auto& id : order) {
+    // Welcome the agents started so far before starting more: a large team would otherwise
+    // repeat its HELLOs (and re-register) while the hub is busy spawning.
+    if (++started % 16 == 0) (*hub)->serve_arrived();
     const AgentLaunch& launch = launches.at(id);
     auto pid = start_agent(launch);
     if (!pid.ok()) {

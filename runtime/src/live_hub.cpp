@@ -455,6 +455,18 @@ struct LiveHub::Impl {
     options.on_idle();
   }
 
+  void serve_arrived() {
+    for (int i = 0; i < 4096; ++i) {
+      auto inbound = router->receive(std::chrono::milliseconds(0));
+      if (!inbound) break;
+      handle_frame(*inbound, now());
+      execute_pending(now());
+    }
+    const TimeUs t = now();
+    collect_refusals(t);
+    flush();
+  }
+
   // Rebuilds the core from the journal and continues it: a torn last record is dropped (and
   // said), damage in the middle refuses. The clock continues from the last record; agents present
   // at the crash are gone (their tasks requeued); verifications without a verdict run again.
@@ -665,6 +677,7 @@ LiveHub::~LiveHub() = default;
 const std::string& LiveHub::endpoint() const { return impl_->router->bound_endpoint(); }
 RunFacts LiveHub::run() { return impl_->run(); }
 Status LiveHub::wait_for_team(double timeout_s) { return impl_->wait_for_team(timeout_s); }
+void LiveHub::serve_arrived() { impl_->serve_arrived(); }
 const HubCore& LiveHub::core() const { return impl_->core; }
 std::string LiveHub::metrics_address() const {
   return impl_->metrics ? impl_->metrics->bound_address() : std::string();

@@ -63,6 +63,11 @@ class LiveHub {
   // Also fails if `interrupted` says so.
   Status wait_for_team(double timeout_s);
 
+  // Optional, before run(): answers what has arrived (HELLOs, heartbeats, tool queries) without
+  // waiting and without starting the work. `cadre run` calls it between batches of agents it
+  // starts, so an agent is welcomed at once instead of repeating its HELLO.
+  void serve_arrived();
+
   // Runs until every goal has ended, a limit stops the run, or `interrupted` says so. Tells the
   // agents BYE on the way out. Returns what the report needs beyond the core.
   RunFacts run();
