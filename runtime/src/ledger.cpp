@@ -1,5 +1,6 @@
 #include "cadre/runtime/ledger.h"
 
+#include <charconv>
 #include <utility>
 
 namespace cadre::runtime {
@@ -88,9 +89,51 @@ TaskId Ledger::add_task(roles::TaskAssignment assignment, std::uint32_t goal_ind
   return id;
 }
 
+namespace {
+
+constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
+constexpr std::uint64_t kFnvPrime = 1099511628211ull;
+
+std::uint64_t fnv(std::uint64_t h, std::string_view bytes) {
+  for (unsigned char c : bytes) h = (h ^ c) * kFnvPrime;
+  return h;
+}
+
+// The decimal digits of `n` (as std::to_string writes them) into `buffer`.
+std::string_view digits(std::uint32_t n, char (&buffer)[16]) {
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, n);
+  (void)ec;
+  return std::string_view(buffer, static_cast<std::size_t>(end - buffer));
+}
+
+}  // namespace
+
+std::size_t Ledger::KeyHash::operator()(std::string_view key) const {
+  return static_cast<std::size_t>(fnv(kFnvOffset, key));
+}
+
+std::size_t Ledger::KeyHash::operator()(const KeyParts& key) const {
+  char buffer[16];
+  std::uint64_t h = fnv(kFnvOffset, key.goal);
+  h = fnv(h, "\x1f");
+  h = fnv(h, key.task);
+  h = fnv(h, "\x1f");
+  return static_cast<std::size_t>(fnv(h, digits(key.attempt, buffer)));
+}
+
+bool Ledger::KeyEqual::operator()(const KeyParts& parts, std::string_view key) const {
+  char buffer[16];
+  const std::string_view attempt = digits(parts.attempt, buffer);
+  if (key.size() != parts.goal.size() + parts.task.size() + attempt.size() + 2) return false;
+  return key.substr(0, parts.goal.size()) == parts.goal && key[parts.goal.size()] == '\x1f' &&
+         key.substr(parts.goal.size() + 1, parts.task.size()) == parts.task &&
+         key[parts.goal.size() + 1 + parts.task.size()] == '\x1f' &&
+         key.substr(key.size() - attempt.size()) == attempt;
+}
+
 std::optional<TaskId> Ledger::find_task(const std::string& goal_id, const std::string& task_id,
                                         std::uint32_t attempt) const {
-  auto it = task_by_key_.find(key_string(goal_id, task_id, attempt));
+  auto it = task_by_key_.find(KeyParts{goal_id, task_id, attempt});
   if (it == task_by_key_.end()) return std::nullopt;
   return it->second;
 }

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -201,13 +202,30 @@ class Ledger {
   void finish_goal(std::uint32_t goal_index, GoalOutcome outcome, TimeUs now, std::string reason);
 
  private:
+  // Task keys are stored as "goal\x1ftask\x1fattempt" and looked up from their parts without
+  // building that string (a lookup per RESULT: no allocation on the hot path).
+  struct KeyParts {
+    std::string_view goal, task;
+    std::uint32_t attempt;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const;
+    std::size_t operator()(const KeyParts& key) const;
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+    bool operator()(const KeyParts& parts, std::string_view key) const;
+    bool operator()(std::string_view key, const KeyParts& parts) const { return (*this)(parts, key); }
+  };
   static std::string key_string(const std::string& goal_id, const std::string& task_id,
                                 std::uint32_t attempt);
 
   Scenario scenario_;
   std::vector<GoalRecord> goals_;
   std::deque<TaskRecord> tasks_;  // a deque: growing never copies the tasks already held
-  std::unordered_map<std::string, TaskId> task_by_key_;
+  std::unordered_map<std::string, TaskId, KeyHash, KeyEqual> task_by_key_;
   std::uint64_t tokens_in_ = 0;
   std::uint64_t tokens_out_ = 0;
   double usd_ = 0.0;
