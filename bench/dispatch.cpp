@@ -35,6 +35,8 @@
 #include "cadre/runtime/live_hub.h"
 #include "cadre/transport/envelope.h"
 
+#include "bench_args.h"
+
 namespace {
 
 using namespace cadre;
@@ -366,13 +368,7 @@ int main(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_dispatch: %s needs a value\n", arg.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto value = [&] { return cadre::bench::option_value(argc, argv, i, "bench_dispatch"); };
     try {
       if (arg == "--agents") options.agents = std::max(3, std::stoi(value()));
       else if (arg == "--capacity") options.capacity = std::max(1, std::stoi(value()));

@@ -48,6 +48,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench_args.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -376,13 +378,7 @@ int main(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "bench_spawn: %s needs a value\n", arg.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
+    auto value = [&] { return cadre::bench::option_value(argc, argv, i, "bench_spawn"); };
     if (arg == "--n") options.sizes = parse_sizes(value());
     else if (arg == "--repeat") options.repeat = std::max(1, std::atoi(value().c_str()));
     else if (arg == "--idle-s") options.idle_s = std::atof(value().c_str());
