@@ -13,7 +13,10 @@
 // goes out as large as an ASSIGN and comes back as large as a RESULT of the cadre run.
 //
 // "Half load": the same again with the window shrunk until throughput is at most half the full
-// run's; its p99 is the latency the target speaks of.
+// run's; its p99 is the latency the target speaks of. The window shrinks by halving the
+// agents first (down to 3), then their capacity: the no-op team polls all its sockets on one
+// thread, so 48 sockets each holding one task measure the harness more than the hub (the raw
+// echo itself needs ~0.85 ms per round trip in that shape).
 //
 //   build/bench/bench_dispatch [--agents N] [--capacity K] [--tasks T] [--transport tcp|ipc|both]
 #include <pthread.h>
@@ -36,6 +39,7 @@
 #include "cadre/transport/envelope.h"
 
 #include "bench_args.h"
+#include "bench_frames.h"
 
 namespace {
 
@@ -65,15 +69,7 @@ double percentile(std::vector<double>& values, double p) {
   return values[std::min(rank, values.size() - 1)];
 }
 
-std::string frame_of(transport::MessageKind kind, std::uint64_t msg_id, const std::string& sender,
-                     std::string body) {
-  transport::Envelope envelope;
-  envelope.kind = kind;
-  envelope.msg_id = msg_id;
-  envelope.sender = sender;
-  envelope.body = std::move(body);
-  return transport::encode_envelope(envelope);
-}
+using bench::frame_of;
 
 std::string endpoint_for(const std::string& transport, const std::string& dir, const char* tag) {
   if (transport == "ipc") return "ipc://" + dir + "/" + tag + ".sock";
@@ -413,8 +409,8 @@ int main(int argc, char** argv) {
     // Half load: halve the window until the hub runs at no more than half its full rate.
     Figures half;
     for (std::uint32_t capacity = options.capacity, agents = options.agents;;) {
-      if (capacity > 1) capacity /= 2;
-      else if (agents > 3) agents = std::max<std::uint32_t>(3, agents / 2);
+      if (agents > 3) agents = std::max<std::uint32_t>(3, agents / 2);
+      else if (capacity > 1) capacity /= 2;
       half = run_cadre(transport, agents, capacity, std::max<std::uint64_t>(30'000, options.tasks / 4),
                        nullptr, nullptr);
       if (half.tasks_per_s <= cadre.tasks_per_s / 2 || (capacity == 1 && agents == 3)) break;

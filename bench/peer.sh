@@ -8,7 +8,8 @@
 #                 [--prefetch M] [--bench PATH] [--no-install]
 #
 #   --tasks N        measured tasks per run, for both (default 10000)
-#   --cadre-tasks N  tasks for bench_dispatch only (default: --tasks)
+#   --cadre-tasks N  tasks for bench_dispatch only (default 150000: 10,000 tasks take cadre about
+#                    0.1 s, too short a run to be a steady rate; throughput is compared, not time)
 #   --agents/--capacity  cadre's team (default 48 x 16, bench_dispatch's defaults); the window of
 #                    tasks in flight is agents x capacity for both unless --window is given
 #   --warmup N       Celery tasks run before measuring, not counted (default 2000)
@@ -69,7 +70,7 @@ while [ $# -gt 0 ]; do
   shift 2
 done
 [ "$agents" -ge 3 ] || die "--agents must be at least 3 (planner, coder, critic)"
-cadre_tasks="${cadre_tasks:-$tasks}"
+cadre_tasks="${cadre_tasks:-150000}"
 # bench_dispatch splits its agents evenly over three roles: its window is (agents/3*3) x capacity.
 cadre_window=$(( agents / 3 * 3 * capacity ))
 window="${window:-$cadre_window}"

@@ -59,14 +59,36 @@ std::string_view subtask_of(std::string_view task_id) {
   return slash == std::string_view::npos ? task_id : task_id.substr(0, slash);
 }
 
-// Draws for one assignment. `key` is the task id the draws are keyed on (the task id itself, or
-// for reviews the task id extended by the candidate; see SimBrain::answer).
-struct Draws {
-  const roles::TaskAssignment& task;
-  std::string key;
-  double operator()(std::string_view purpose) const {
-    return sim_draw(task.seed, task.goal_id, key, task.attempt, purpose);
+// FNV state after (seed, goal, task key, attempt): every draw of one assignment shares this
+// prefix, so it is hashed once and each draw mixes only its purpose (the same value as sim_draw).
+std::uint64_t draw_prefix(std::uint64_t seed, std::string_view goal_id, std::string_view task_id,
+                          std::uint32_t attempt) {
+  std::uint64_t h = kFnvOffset;
+  mix_int(h, seed, 8);
+  mix_string(h, goal_id);
+  mix_string(h, task_id);
+  mix_int(h, attempt, 4);
+  return h;
+}
+
+double draw_from(std::uint64_t prefix, std::string_view purpose) {
+  mix_string(prefix, purpose);
+  return static_cast<double>(splitmix64_finalize(prefix) >> 11) * 0x1.0p-53;
+}
+
+// Draws for one assignment, keyed on the task id (for reviews: the task id extended by the
+// candidate; see SimBrain::answer).
+class Draws {
+ public:
+  explicit Draws(const roles::TaskAssignment& task) : task_(task) { rekey(task.task_id); }
+  void rekey(std::string_view key) {
+    prefix_ = draw_prefix(task_.seed, task_.goal_id, key, task_.attempt);
   }
+  double operator()(std::string_view purpose) const { return draw_from(prefix_, purpose); }
+
+ private:
+  const roles::TaskAssignment& task_;
+  std::uint64_t prefix_ = 0;
 };
 
 // Latency of an answer with `tokens_out` output tokens, with a ±25% jitter, times time_scale.
@@ -156,13 +178,7 @@ std::string known_keys() {
 
 double sim_draw(std::uint64_t seed, std::string_view goal_id, std::string_view task_id,
                 std::uint32_t attempt, std::string_view purpose) {
-  std::uint64_t h = kFnvOffset;
-  mix_int(h, seed, 8);
-  mix_string(h, goal_id);
-  mix_string(h, task_id);
-  mix_int(h, attempt, 4);
-  mix_string(h, purpose);
-  return static_cast<double>(splitmix64_finalize(h) >> 11) * 0x1.0p-53;
+  return draw_from(draw_prefix(seed, goal_id, task_id, attempt), purpose);
 }
 
 double sim_coder_success_probability(const SimBrainParams& params, double difficulty,
@@ -203,7 +219,7 @@ BrainAnswer SimBrain::answer(const roles::TaskAssignment& task) {
   roles::TaskOutcome& out = answer.outcome;
   out.ok = true;
 
-  Draws draw{task, task.task_id};
+  Draws draw(task);
 
   switch (task.kind) {
     case roles::TaskKind::plan: {
@@ -228,9 +244,11 @@ BrainAnswer SimBrain::answer(const roles::TaskAssignment& task) {
       const double prob = sim_coder_success_probability(p, task.difficulty, task.revision);
       const bool correct = draw("correct") < prob;
       roles::Candidate candidate;
-      candidate.content = "candidate for " + task.goal_id + "/" + task.task_id + " attempt " +
-                          std::to_string(task.attempt) + " (revision " +
-                          std::to_string(task.revision) + ")";
+      std::string& content = candidate.content;  // built in place: one allocation
+      content.reserve(48 + task.goal_id.size() + task.task_id.size());
+      content.append("candidate for ").append(task.goal_id).append("/").append(task.task_id);
+      content.append(" attempt ").append(std::to_string(task.attempt));
+      content.append(" (revision ").append(std::to_string(task.revision)).append(")");
       candidate.sim_correct = correct;
       out.candidate = std::move(candidate);
       out.tokens_in = 800 + 400 * static_cast<std::uint64_t>(task.revision) +
@@ -247,7 +265,7 @@ BrainAnswer SimBrain::answer(const roles::TaskAssignment& task) {
       }
       // The candidate is part of the key, so that reviews of different candidates under the same
       // (task, attempt) are independent, and the same candidate always gets the same verdict.
-      draw.key = task.task_id + "|" + task.candidate->content;
+      draw.rekey(task.task_id + "|" + task.candidate->content);
       const bool correct = *task.candidate->sim_correct;
       roles::Verdict verdict;
       verdict.accept = draw("accept") < (correct ? p.tpr : p.fpr);

@@ -16,123 +16,163 @@ std::uint64_t HubCore::priority_of(const TaskRecord& task) const {
   return task.goal_index;
 }
 
-std::vector<Command> HubCore::start(TimeUs now) {
+std::vector<Command>& HubCore::start(TimeUs now) {
   out_.clear();
   saw(now);
-  if (started_) return std::move(out_);
+  if (started_) return out_;
   started_ = true;
   started_at_ = now;
-  for (std::uint32_t i = 0; i < ledger_.goals().size(); ++i) apply(workflow_.start_goal(i), now);
+  for (std::uint32_t i = 0; i < ledger_.goals().size(); ++i) {
+    step_.clear();
+    workflow_.start_goal(i, step_);
+    apply(now);
+  }
   if (ledger_.goals().empty()) finish_run("no goals");
   place(now);
-  return std::move(out_);
+  return out_;
 }
 
-std::vector<Command> HubCore::agent_joined(const AgentJoin& join, TimeUs now) {
+std::vector<Command>& HubCore::agent_joined(const AgentJoin& join, TimeUs now) {
   out_.clear();
   saw(now);
-  for (TaskId lost :
-       scheduler_.join(join.agent_id, join.role, join.model, join.capacity, join.pid)) {
-    ledger_.close_span(lost, join.agent_id, SpanEnd::lost, now);
-    if (ledger_.task(lost).state == TaskState::leased) requeue(lost);
+  const std::vector<TaskId> lost =
+      scheduler_.join(join.agent_id, join.role, join.model, join.capacity, join.pid);
+  const AgentIndex agent = *scheduler_.index_of(join.agent_id);
+  for (TaskId task : lost) {
+    ledger_.close_span(task, agent, SpanEnd::lost, now);
+    if (ledger_.task(task).state == TaskState::leased) requeue(task);
   }
-  if (AgentRecord* agent = scheduler_.agent(join.agent_id)) agent->person = join.person;
+  scheduler_.agent(agent).person = join.person;
   place(now);
-  return std::move(out_);
+  return out_;
 }
 
-std::vector<Command> HubCore::agent_left(const std::string& agent_id, TimeUs now) {
+std::vector<Command>& HubCore::agent_left(const std::string& agent_id, TimeUs now) {
   out_.clear();
   saw(now);
-  for (TaskId held : scheduler_.leave(agent_id)) {
-    ledger_.close_span(held, agent_id, SpanEnd::lost, now);
-    const TaskRecord& task = ledger_.task(held);
-    if (task.state == TaskState::leased && task.agent_id == agent_id) {
-      ledger_.task(held).past_holders.push_back(agent_id);
-      requeue(held);
+  const std::vector<TaskId> held = scheduler_.leave(agent_id);
+  if (!held.empty()) {
+    const AgentIndex agent = *scheduler_.index_of(agent_id);
+    for (TaskId id : held) {
+      ledger_.close_span(id, agent, SpanEnd::lost, now);
+      TaskRecord& task = ledger_.task(id);
+      if (task.state == TaskState::leased && task.agent == agent) {
+        task.past_holders.push_back(agent);
+        requeue(id);
+      }
     }
   }
   place(now);
-  return std::move(out_);
+  return out_;
 }
 
-std::vector<Command> HubCore::result_received(const std::string& agent_id,
-                                              const roles::TaskOutcome& outcome, TimeUs now) {
+namespace {
+
+// Whether `agent` may answer `task` now: the first result for a key wins, from the lease holder
+// or from an agent that held the task before (a slow agent whose lease expired, or one that left
+// and came back): results are idempotent by key. A result for a task that is done or cancelled,
+// or from an agent that was never given it, is ignored.
+bool may_answer(const TaskRecord& task, AgentIndex agent) {
+  if (agent == kNoAgent) return false;
+  if (task.state == TaskState::leased && task.agent == agent) return true;
+  const bool open = task.state == TaskState::queued || task.state == TaskState::leased;
+  return open && std::find(task.past_holders.begin(), task.past_holders.end(), agent) !=
+                     task.past_holders.end();
+}
+
+}  // namespace
+
+std::vector<Command>& HubCore::result_received(const std::string& agent_id,
+                                               const roles::TaskOutcome& outcome, TimeUs now) {
   out_.clear();
   saw(now);
-  roles::Ack ack{outcome.goal_id, outcome.task_id, outcome.attempt, false};
-  auto id = ledger_.find_task(outcome.goal_id, outcome.task_id, outcome.attempt);
-  bool accept = false;
-  if (id) {
-    const TaskRecord& task = ledger_.task(*id);
-    // The first result for a key wins, from the lease holder or from an agent that held the task
-    // before (a slow agent whose lease expired, or one that left and came back): results are
-    // idempotent by key. A result for a task that is done or cancelled, or from an agent that was
-    // never given it, is ignored.
-    const bool open = task.state == TaskState::queued || task.state == TaskState::leased;
-    const bool given = (task.state == TaskState::leased && task.agent_id == agent_id) ||
-                       std::find(task.past_holders.begin(), task.past_holders.end(), agent_id) !=
-                           task.past_holders.end();
-    accept = open && given;
+  const auto id = ledger_.find_task(outcome.goal_id, outcome.task_id, outcome.attempt);
+  const AgentIndex agent = scheduler_.index_of(agent_id).value_or(kNoAgent);
+  if (!id || !may_answer(ledger_.task(*id), agent)) {
+    ignore_result(agent_id, outcome);
+    return out_;
   }
-  if (!accept) {
-    ++ledger_.counters().duplicates_ignored;
-    out_.push_back(AckCommand{agent_id, std::move(ack)});
-    return std::move(out_);
-  }
+  accept_result(*id, agent, outcome, now);
+  return out_;
+}
 
-  TaskRecord& task = ledger_.task(*id);
-  if (AgentRecord* agent = scheduler_.agent(agent_id)) {
-    ++agent->tasks_completed;
-    if (task.state == TaskState::leased && task.agent_id == agent_id)
-      agent->busy_us += now - task.leased_at;
+std::vector<Command>& HubCore::result_received(TaskId task, AgentIndex agent,
+                                               const roles::TaskOutcome& outcome, TimeUs now) {
+  out_.clear();
+  saw(now);
+  const bool known_agent = agent < scheduler_.agents().size();
+  if (task >= ledger_.task_count() || !known_agent || !may_answer(ledger_.task(task), agent)) {
+    ignore_result(known_agent ? scheduler_.agent(agent).id : std::string(), outcome);
+    return out_;
   }
-  if (task.state == TaskState::queued) scheduler_.dequeue(*id);
-  if (task.state == TaskState::leased) scheduler_.release(task.agent_id, *id);
+  accept_result(task, agent, outcome, now);
+  return out_;
+}
+
+void HubCore::ignore_result(const std::string& agent_id, const roles::TaskOutcome& outcome) {
+  ++ledger_.counters().duplicates_ignored;
+  out_.push_back(
+      AckCommand{agent_id, roles::Ack{outcome.goal_id, outcome.task_id, outcome.attempt, false}});
+}
+
+void HubCore::accept_result(TaskId id, AgentIndex agent_index, const roles::TaskOutcome& outcome,
+                            TimeUs now) {
+  TaskRecord& task = ledger_.task(id);
+  AgentRecord& agent = scheduler_.agent(agent_index);
+  const bool held_now = task.state == TaskState::leased && task.agent == agent_index;
+  ++agent.tasks_completed;
+  if (held_now) agent.busy_us += now - task.leased_at;
+  if (task.state == TaskState::queued) scheduler_.dequeue(id);
+  if (task.state == TaskState::leased) {
+    scheduler_.release(task.agent, id);
+    scheduler_.disarm_lease(id);
+  }
   // Everyone else still working on it can stop.
-  std::vector<std::string> others = task.past_holders;
-  if (task.state == TaskState::leased) others.push_back(task.agent_id);
-  for (const auto& other : others) {
-    if (other == agent_id) continue;
-    const AgentRecord* agent = scheduler_.agent(other);
-    if (agent == nullptr || !agent->present) continue;
-    ledger_.close_span(*id, other, SpanEnd::cancelled, now);
-    out_.push_back(CancelCommand{other, roles::Cancel{task.assignment.goal_id,
-                                                      task.assignment.task_id,
-                                                      task.assignment.attempt,
-                                                      "answered by another agent"}});
-  }
+  auto cancel_other = [&](AgentIndex other) {
+    if (other == agent_index) return;
+    const AgentRecord& record = scheduler_.agent(other);
+    if (!record.present) return;
+    ledger_.close_span(id, other, SpanEnd::cancelled, now);
+    out_.push_back(CancelCommand{record.id, roles::Cancel{task.assignment.goal_id,
+                                                          task.assignment.task_id,
+                                                          task.assignment.attempt,
+                                                          "answered by another agent"}});
+  };
+  for (AgentIndex other : task.past_holders) cancel_other(other);
+  if (task.state == TaskState::leased) cancel_other(task.agent);
   task.past_holders.clear();
   task.state = TaskState::done;
-  task.agent_id = agent_id;
+  task.agent = agent_index;
   ++ledger_.counters().completed;
   if (!outcome.ok) ++ledger_.counters().failed_attempts;
-  ledger_.close_span(*id, agent_id, SpanEnd::answered, now);
+  ledger_.close_span(id, agent_index, SpanEnd::answered, now);
   task.finished_at = now;
   task.tokens_in = outcome.tokens_in;
   task.tokens_out = outcome.tokens_out;
   task.usd = ledger_.charge(task.goal_index, outcome);
   task.verdict = verdict_of(task, outcome);
-  ack.accepted = true;
-  out_.push_back(AckCommand{agent_id, std::move(ack)});
+  out_.push_back(AckCommand{
+      agent.id, roles::Ack{outcome.goal_id, outcome.task_id, outcome.attempt, true}});
 
-  apply(workflow_.on_result(*id, outcome, now), now);
+  step_.clear();
+  workflow_.on_result(id, outcome, now, step_);
+  apply(now);
   // A done task is never sent again: drop what only its dispatch needed (the ledger keeps the
   // key, the agent and the charges; candidates live in their subtask).
   {
-    roles::TaskAssignment& sent = ledger_.task(*id).assignment;
+    roles::TaskAssignment& sent = ledger_.task(id).assignment;
     std::vector<roles::SubtaskPlan>().swap(sent.goal_subtasks);
     std::vector<std::string>().swap(sent.feedback);
     sent.candidate.reset();
     std::string().swap(sent.instructions);
     std::string().swap(sent.goal_title);
+    std::vector<roles::FileEdit>().swap(sent.workspace_files);
   }
   check_limits(now);
   place(now);
-  return std::move(out_);
 }
 
-std::vector<Command> HubCore::tick(TimeUs now) {
+std::vector<Command>& HubCore::tick(TimeUs now) {
   out_.clear();
   saw(now);
   for (const auto& [id, generation] : scheduler_.expired(now)) {
@@ -140,48 +180,49 @@ std::vector<Command> HubCore::tick(TimeUs now) {
     if (task.state != TaskState::leased || task.lease_generation != generation) continue;
     // The holder is not cancelled: it may yet answer, and its answer counts. The task is offered
     // to another agent too (a backup attempt); the first result wins.
-    const std::string holder = task.agent_id;
+    const AgentIndex holder = task.agent;
     scheduler_.release(holder, id);
     task.past_holders.push_back(holder);
     requeue(id, holder);
   }
   check_limits(now);
   place(now);
-  return std::move(out_);
+  return out_;
 }
 
-std::vector<Command> HubCore::stop(const std::string& reason, TimeUs now) {
+std::vector<Command>& HubCore::stop(const std::string& reason, TimeUs now) {
   out_.clear();
   saw(now);
-  if (!finished_) {
-    stopping_ = true;
-    for (TaskId id = 0; id < ledger_.task_count(); ++id) {
-      TaskRecord& task = ledger_.task(id);
-      if (task.state == TaskState::queued) {
-        scheduler_.dequeue(id);
-        task.state = TaskState::cancelled;
-      } else if (task.state == TaskState::leased) {
-        scheduler_.release(task.agent_id, id);
-        ledger_.close_span(id, task.agent_id, SpanEnd::cancelled, now);
-        out_.push_back(CancelCommand{task.agent_id,
-                                     roles::Cancel{task.assignment.goal_id,
-                                                   task.assignment.task_id,
-                                                   task.assignment.attempt, reason}});
-        task.state = TaskState::cancelled;
-      }
-      // Past holders of an expired lease may still be at work; their time ends here too.
-      while (!task.open_spans.empty())
-        ledger_.close_span(id, ledger_.spans()[task.open_spans.front()].agent_id,
-                           SpanEnd::cancelled, now);
+  stop_into(reason, now);
+  return out_;
+}
+
+void HubCore::stop_into(const std::string& reason, TimeUs now) {
+  if (finished_) return;
+  stopping_ = true;
+  for (TaskId id = 0; id < ledger_.task_count(); ++id) {
+    TaskRecord& task = ledger_.task(id);
+    if (task.state == TaskState::queued) {
+      scheduler_.dequeue(id);
+      task.state = TaskState::cancelled;
+    } else if (task.state == TaskState::leased) {
+      scheduler_.release(task.agent, id);
+      ledger_.close_span(id, task.agent, SpanEnd::cancelled, now);
+      out_.push_back(CancelCommand{scheduler_.agent(task.agent).id,
+                                   roles::Cancel{task.assignment.goal_id,
+                                                 task.assignment.task_id,
+                                                 task.assignment.attempt, reason}});
+      task.state = TaskState::cancelled;
     }
-    for (auto& goal : ledger_.goals()) {
-      if (goal.outcome != GoalOutcome::none) continue;
-      ledger_.finish_goal(goal.index, GoalOutcome::failed, now, reason);
-      out_.push_back(GoalFinishedCommand{goal.index});
-    }
-    finish_run(reason);
+    // Past holders of an expired lease may still be at work; their time ends here too.
+    ledger_.close_open_spans(id, SpanEnd::cancelled, now);
   }
-  return std::move(out_);
+  for (auto& goal : ledger_.goals()) {
+    if (goal.outcome != GoalOutcome::none) continue;
+    ledger_.finish_goal(goal.index, GoalOutcome::failed, now, reason);
+    out_.push_back(GoalFinishedCommand{goal.index});
+  }
+  finish_run(reason);
 }
 
 std::optional<TimeUs> HubCore::next_deadline() const {
@@ -195,28 +236,31 @@ std::optional<TimeUs> HubCore::next_deadline() const {
   return next;
 }
 
-std::vector<Command> HubCore::verify_finished(const std::string& goal_id,
+std::vector<Command>& HubCore::verify_finished(const std::string& goal_id,
                                              const std::string& subtask_id, std::uint32_t attempt,
                                              bool passed, const std::string& output, TimeUs now) {
   out_.clear();
   saw(now);
-  if (finished_ || stopping_) return std::move(out_);
-  for (const auto& goal : ledger_.goals()) {
-    if (goal.spec.id != goal_id) continue;
-    apply(workflow_.on_verified(goal.index, subtask_id, attempt, passed, output, now), now);
-    break;
+  if (finished_ || stopping_) return out_;
+  if (const auto goal = ledger_.find_goal(goal_id)) {
+    step_.clear();
+    workflow_.on_verified(*goal, subtask_id, attempt, passed, output, now, step_);
+    apply(now);
   }
   check_limits(now);
   place(now);
-  return std::move(out_);
+  return out_;
 }
 
-void HubCore::apply(const WorkflowStep& step, TimeUs now) {
-  for (const auto& request : step.verify)
-    out_.push_back(VerifyCommand{ledger_.goal(request.goal_index).spec.id, request.subtask_id,
-                                 request.attempt, request.spec, request.files});
-  for (const auto& update : step.workspace_updates)
-    out_.push_back(WorkspaceCommand{ledger_.goal(update.goal_index).spec.id, update.files});
+void HubCore::apply(TimeUs now) {
+  WorkflowStep& step = step_;
+  for (auto& request : step.verify)
+    out_.push_back(VerifyCommand{ledger_.goal(request.goal_index).spec.id,
+                                 std::move(request.subtask_id), request.attempt,
+                                 std::move(request.spec), std::move(request.files)});
+  for (auto& update : step.workspace_updates)
+    out_.push_back(WorkspaceCommand{ledger_.goal(update.goal_index).spec.id,
+                                    std::move(update.files)});
   for (TaskId id : step.new_tasks) {
     TaskRecord& task = ledger_.task(id);
     task.queued_at = now;
@@ -226,35 +270,38 @@ void HubCore::apply(const WorkflowStep& step, TimeUs now) {
   if (!step.finished.empty() && ledger_.open_goals() == 0) finish_run(kAllGoalsEnded);
 }
 
-void HubCore::requeue(TaskId id, const std::string& avoid_agent) {
+void HubCore::requeue(TaskId id, AgentIndex avoid_agent) {
   TaskRecord& task = ledger_.task(id);
   task.state = TaskState::queued;
   task.queued_at = last_event_at_;
-  task.agent_id.clear();
+  task.agent = kNoAgent;
+  scheduler_.disarm_lease(id);
   ++ledger_.counters().requeued;
   scheduler_.enqueue(id, task.assignment.role, priority_of(task), avoid_agent);
 }
 
 void HubCore::place(TimeUs now) {
   if (stopping_ || finished_) return;
-  for (const Placement& placement : scheduler_.place()) {
+  placements_.clear();
+  scheduler_.place(placements_);
+  for (const Placement& placement : placements_) {
     TaskRecord& task = ledger_.task(placement.task);
+    const AgentRecord& holder = scheduler_.agent(placement.agent);
     task.state = TaskState::leased;
-    task.agent_id = placement.agent_id;
+    task.agent = placement.agent;
     ++task.lease_generation;
     ++task.dispatches;
     task.leased_at = now;
-    const AgentRecord* holder = scheduler_.agent(placement.agent_id);
-    const bool leased = holder == nullptr || !holder->person;
+    const bool leased = !holder.person;
     task.lease_deadline = leased ? now + lease_us_ : -1;
     task.assignment.lease_ms = leased ? static_cast<std::uint32_t>(lease_us_ / 1000) : 0;
     ++ledger_.counters().dispatched;
     ledger_.dispatch_latency().observe(now - task.queued_at);
-    ledger_.open_span(placement.task, placement.agent_id, now);
+    ledger_.open_span(placement.task, placement.agent, now);
     GoalRecord& goal = ledger_.goal(task.goal_index);
     if (goal.first_dispatch_at < 0) goal.first_dispatch_at = now;
     if (leased) scheduler_.arm_lease(placement.task, task.lease_generation, task.lease_deadline);
-    out_.push_back(DispatchCommand{placement.agent_id, task.assignment});
+    out_.push_back(DispatchCommand{holder.id, placement.agent, placement.task, &task.assignment});
   }
 }
 
@@ -284,11 +331,7 @@ void HubCore::check_limits(TimeUs now) {
     reason = "wall time limit reached";
   }
   if (reason.empty()) return;
-  auto commands = std::move(out_);
-  auto stopped = stop(reason, now);
-  commands.insert(commands.end(), std::make_move_iterator(stopped.begin()),
-                  std::make_move_iterator(stopped.end()));
-  out_ = std::move(commands);
+  stop_into(reason, now);
 }
 
 void HubCore::finish_run(const std::string& reason) {

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -62,14 +63,29 @@ std::uint32_t crc32(std::string_view bytes) {
   return c ^ 0xFFFFFFFFu;
 }
 
-std::string format_journal_record(std::string_view json_object) {
+namespace {
+
+// Appends the line for one record to `out`: "<length> <crc32> <json>\n", the CRC as 8 lowercase
+// hex digits (as "%zu %08x ").
+void append_journal_record(std::string& out, std::string_view json_object) {
   char head[32];
-  const int n = std::snprintf(head, sizeof head, "%zu %08x ", json_object.size(), crc32(json_object));
+  char* p = std::to_chars(head, head + 20, json_object.size()).ptr;
+  *p++ = ' ';
+  const std::uint32_t crc = crc32(json_object);
+  for (int shift = 28; shift >= 0; shift -= 4) *p++ = "0123456789abcdef"[(crc >> shift) & 0xF];
+  *p++ = ' ';
+  const auto head_size = static_cast<std::size_t>(p - head);
+  out.reserve(out.size() + head_size + json_object.size() + 1);
+  out.append(head, head_size);
+  out.append(json_object);
+  out.push_back('\n');
+}
+
+}  // namespace
+
+std::string format_journal_record(std::string_view json_object) {
   std::string line;
-  line.reserve(static_cast<std::size_t>(n) + json_object.size() + 1);
-  line.append(head, static_cast<std::size_t>(n));
-  line.append(json_object);
-  line.push_back('\n');
+  append_journal_record(line, json_object);
   return line;
 }
 
@@ -157,7 +173,7 @@ void Journal::sync_loop() {
 }
 
 void Journal::append(std::string_view json_object) {
-  buffer_ += format_journal_record(json_object);
+  append_journal_record(buffer_, json_object);  // formatted in place, no string per record
   ++records_;
 }
 

@@ -11,9 +11,18 @@
 
 namespace cadre::runtime {
 
-// The journal record of a RESULT: everything needed to feed it to a core again.
+// The journal record of a RESULT: everything needed to feed it to a core again. Written in place
+// into one string (nested plan, candidate and verdict included).
 inline JsonLine outcome_record(const roles::TaskOutcome& outcome) {
-  JsonLine line;
+  std::size_t text = outcome.goal_id.size() + outcome.task_id.size() + outcome.model.size() +
+                     outcome.error.size();
+  for (const auto& s : outcome.plan) text += s.id.size() + s.title.size() + s.instructions.size() + 96;
+  if (outcome.candidate) {
+    text += outcome.candidate->content.size() + 48;
+    for (const auto& file : outcome.candidate->files) text += file.path.size() + file.content.size() + 32;
+  }
+  if (outcome.verdict) text += outcome.verdict->feedback.size() + 64;
+  JsonLine line(JsonLine::kTypicalBytes + text + text / 8);  // room for escapes
   line.field("ev", "result")
       .field("goal", outcome.goal_id)
       .field("task", outcome.task_id)
@@ -25,44 +34,39 @@ inline JsonLine outcome_record(const roles::TaskOutcome& outcome) {
       .field("brain_s", outcome.brain_s);
   if (!outcome.error.empty()) line.field("error", outcome.error);
   if (!outcome.plan.empty()) {
-    std::string plan = "[";
-    for (const auto& s : outcome.plan) {
-      if (plan.size() > 1) plan += ",";
-      plan += JsonLine()
-                  .field("id", s.id)
-                  .field("title", s.title)
-                  .field("instructions", s.instructions)
-                  .field("difficulty", s.difficulty)
-                  .raw("depends_on", [&] {
-                    std::string ids = "[";
-                    for (const auto& id : s.depends_on)
-                      ids += (ids.size() > 1 ? "," : "") + json_quote(id);
-                    return ids + "]";
-                  }())
-                  .str();
-    }
-    line.raw("plan", plan + "]");
+    line.array("plan", [&](JsonArray& plan) {
+      for (const auto& s : outcome.plan) {
+        plan.object([&](JsonObject& subtask) {
+          subtask.field("id", s.id)
+              .field("title", s.title)
+              .field("instructions", s.instructions)
+              .field("difficulty", s.difficulty)
+              .array("depends_on", [&](JsonArray& ids) {
+                for (const auto& id : s.depends_on) ids.string(id);
+              });
+        });
+      }
+    });
   }
   if (outcome.candidate) {
-    JsonLine candidate;
-    candidate.field("content", outcome.candidate->content);
-    if (!outcome.candidate->files.empty()) {
-      std::string files = "[";
-      for (const auto& file : outcome.candidate->files) {
-        if (files.size() > 1) files += ",";
-        files += JsonLine().field("path", file.path).field("content", file.content).str();
+    const roles::Candidate& c = *outcome.candidate;
+    line.object("candidate", [&](JsonObject& candidate) {
+      candidate.field("content", c.content);
+      if (!c.files.empty()) {
+        candidate.array("files", [&](JsonArray& files) {
+          for (const auto& file : c.files)
+            files.object([&](JsonObject& f) { f.field("path", file.path).field("content", file.content); });
+        });
       }
-      candidate.raw("files", files + "]");
-    }
-    if (outcome.candidate->sim_correct) candidate.field("sim_correct", *outcome.candidate->sim_correct);
-    line.raw("candidate", candidate.str());
+      if (c.sim_correct) candidate.field("sim_correct", *c.sim_correct);
+    });
   }
-  if (outcome.verdict)
-    line.raw("verdict", JsonLine()
-                            .field("accept", outcome.verdict->accept)
-                            .field("score", outcome.verdict->score)
-                            .field("feedback", outcome.verdict->feedback)
-                            .str());
+  if (outcome.verdict) {
+    const roles::Verdict& v = *outcome.verdict;
+    line.object("verdict", [&](JsonObject& verdict) {
+      verdict.field("accept", v.accept).field("score", v.score).field("feedback", v.feedback);
+    });
+  }
   return line;
 }
 

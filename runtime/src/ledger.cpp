@@ -1,6 +1,6 @@
 #include "cadre/runtime/ledger.h"
 
-#include <charconv>
+#include <functional>
 #include <utility>
 
 namespace cadre::runtime {
@@ -34,20 +34,29 @@ void LatencyHistogram::observe(TimeUs latency) {
   sum_s += seconds;
 }
 
-void Ledger::open_span(TaskId task, const std::string& agent_id, TimeUs now) {
-  tasks_[task].open_spans.push_back(static_cast<std::uint32_t>(spans_.size()));
-  spans_.push_back(DispatchSpan{task, agent_id, now, -1, SpanEnd::open});
+void Ledger::open_span(TaskId task, AgentIndex agent, TimeUs now) {
+  TaskRecord& record = tasks_[task];
+  const auto index = static_cast<std::uint32_t>(spans_.size());
+  spans_.push_back(DispatchSpan{task, agent, now, -1, record.last_span, SpanEnd::open});
+  record.last_span = index;
 }
 
-void Ledger::close_span(TaskId task, const std::string& agent_id, SpanEnd how, TimeUs now) {
-  auto& open = tasks_[task].open_spans;
-  for (auto it = open.begin(); it != open.end(); ++it) {
-    DispatchSpan& span = spans_[*it];
-    if (span.agent_id != agent_id) continue;
+void Ledger::close_span(TaskId task, AgentIndex agent, SpanEnd how, TimeUs now) {
+  for (std::uint32_t i = tasks_[task].last_span; i != kNoSpan; i = spans_[i].previous) {
+    DispatchSpan& span = spans_[i];
+    if (span.agent != agent || span.how != SpanEnd::open) continue;
     span.end = now;
     span.how = how;
-    open.erase(it);
     return;
+  }
+}
+
+void Ledger::close_open_spans(TaskId task, SpanEnd how, TimeUs now) {
+  for (std::uint32_t i = tasks_[task].last_span; i != kNoSpan; i = spans_[i].previous) {
+    DispatchSpan& span = spans_[i];
+    if (span.how != SpanEnd::open) continue;
+    span.end = now;
+    span.how = how;
   }
 }
 
@@ -63,79 +72,57 @@ Ledger::Ledger(const Scenario& scenario) : scenario_(scenario) {
     goal.index = i;
     goals_.push_back(std::move(goal));
   }
+  std::size_t slots = 16;
+  while (slots < 2 * goals_.size()) slots *= 2;
+  goal_slots_.assign(slots, 0);
+  for (const auto& goal : goals_) {
+    std::size_t slot = std::hash<std::string_view>{}(goal.spec.id) & (slots - 1);
+    while (goal_slots_[slot] != 0) slot = (slot + 1) & (slots - 1);
+    goal_slots_[slot] = goal.index + 1;
+  }
+  tasks_of_goal_.resize(goals_.size());
   open_goals_ = goals_.size();
 }
 
-std::string Ledger::key_string(const std::string& goal_id, const std::string& task_id,
-                               std::uint32_t attempt) {
-  std::string key;
-  key.reserve(goal_id.size() + task_id.size() + 12);
-  key.append(goal_id).push_back('\x1f');
-  key.append(task_id).push_back('\x1f');
-  key.append(std::to_string(attempt));
-  return key;
+std::uint32_t Ledger::task_id_hash(std::string_view task_id) {
+  std::uint32_t h = 2166136261u;  // FNV-1a 32
+  for (unsigned char c : task_id) h = (h ^ c) * 16777619u;
+  return h;
 }
 
 TaskId Ledger::add_task(roles::TaskAssignment assignment, std::uint32_t goal_index,
                         std::uint32_t subtask_index) {
   const auto id = static_cast<TaskId>(tasks_.size());
-  task_by_key_.emplace(key_string(assignment.goal_id, assignment.task_id, assignment.attempt),
-                       id);
-  TaskRecord record;
+  tasks_of_goal_[goal_index].push_back(
+      GoalTaskEntry{assignment.attempt, task_id_hash(assignment.task_id), id});
+  TaskRecord& record = tasks_.emplace_back();
   record.assignment = std::move(assignment);
   record.goal_index = goal_index;
   record.subtask_index = subtask_index;
-  tasks_.push_back(std::move(record));
   return id;
 }
 
-namespace {
-
-constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;
-constexpr std::uint64_t kFnvPrime = 1099511628211ull;
-
-std::uint64_t fnv(std::uint64_t h, std::string_view bytes) {
-  for (unsigned char c : bytes) h = (h ^ c) * kFnvPrime;
-  return h;
+std::optional<std::uint32_t> Ledger::find_goal(std::string_view goal_id) const {
+  const std::size_t mask = goal_slots_.size() - 1;
+  for (std::size_t slot = std::hash<std::string_view>{}(goal_id) & mask;;
+       slot = (slot + 1) & mask) {
+    const std::uint32_t entry = goal_slots_[slot];
+    if (entry == 0) return std::nullopt;
+    if (goals_[entry - 1].spec.id == goal_id) return entry - 1;
+  }
 }
 
-// The decimal digits of `n` (as std::to_string writes them) into `buffer`.
-std::string_view digits(std::uint32_t n, char (&buffer)[16]) {
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, n);
-  (void)ec;
-  return std::string_view(buffer, static_cast<std::size_t>(end - buffer));
-}
-
-}  // namespace
-
-std::size_t Ledger::KeyHash::operator()(std::string_view key) const {
-  return static_cast<std::size_t>(fnv(kFnvOffset, key));
-}
-
-std::size_t Ledger::KeyHash::operator()(const KeyParts& key) const {
-  char buffer[16];
-  std::uint64_t h = fnv(kFnvOffset, key.goal);
-  h = fnv(h, "\x1f");
-  h = fnv(h, key.task);
-  h = fnv(h, "\x1f");
-  return static_cast<std::size_t>(fnv(h, digits(key.attempt, buffer)));
-}
-
-bool Ledger::KeyEqual::operator()(const KeyParts& parts, std::string_view key) const {
-  char buffer[16];
-  const std::string_view attempt = digits(parts.attempt, buffer);
-  if (key.size() != parts.goal.size() + parts.task.size() + attempt.size() + 2) return false;
-  return key.substr(0, parts.goal.size()) == parts.goal && key[parts.goal.size()] == '\x1f' &&
-         key.substr(parts.goal.size() + 1, parts.task.size()) == parts.task &&
-         key[parts.goal.size() + 1 + parts.task.size()] == '\x1f' &&
-         key.substr(key.size() - attempt.size()) == attempt;
-}
-
-std::optional<TaskId> Ledger::find_task(const std::string& goal_id, const std::string& task_id,
+std::optional<TaskId> Ledger::find_task(std::string_view goal_id, std::string_view task_id,
                                         std::uint32_t attempt) const {
-  auto it = task_by_key_.find(KeyParts{goal_id, task_id, attempt});
-  if (it == task_by_key_.end()) return std::nullopt;
-  return it->second;
+  const auto goal = find_goal(goal_id);
+  if (!goal) return std::nullopt;
+  const std::uint32_t hash = task_id_hash(task_id);
+  const auto& entries = tasks_of_goal_[*goal];
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    if (it->attempt != attempt || it->task_id_hash != hash) continue;
+    if (tasks_[it->id].assignment.task_id == task_id) return it->id;
+  }
+  return std::nullopt;
 }
 
 double Ledger::charge(std::uint32_t goal_index, const roles::TaskOutcome& outcome) {

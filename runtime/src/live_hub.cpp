@@ -98,10 +98,10 @@ struct LiveHub::Impl {
 
   void record(JsonLine event, TimeUs t) {
     event.field("n", journal_n++).field("t_us", static_cast<std::int64_t>(t));
-    journal->append(event.str());
+    journal->append(event.view());
   }
 
-  void take(std::vector<Command> commands) {
+  void take(std::vector<Command>& commands) {
     for (auto& command : commands) pending.push_back(std::move(command));
   }
 
@@ -180,7 +180,7 @@ struct LiveHub::Impl {
       Command command = std::move(pending.front());
       pending.pop_front();
       if (auto* dispatch = std::get_if<DispatchCommand>(&command)) {
-        const auto& a = dispatch->assignment;
+        const auto& a = *dispatch->assignment;
         record(JsonLine()
                    .field("ev", "dispatch")
                    .field("agent", dispatch->agent_id)

@@ -120,7 +120,7 @@ Result<ReplayResult> replay_journal(const std::vector<JournalRecord>& records, H
   std::vector<std::string> present;  // join order
   std::map<VerifyKey, VerifyCommand> pending_verify;
   std::vector<VerifyKey> verify_order;
-  const auto take = [&](std::vector<Command> commands) {
+  const auto take = [&](std::vector<Command>& commands) {
     for (auto& command : commands) {
       if (auto* verify = std::get_if<VerifyCommand>(&command)) {
         VerifyKey key{verify->goal_id, verify->subtask_id, verify->attempt};

@@ -99,12 +99,9 @@ void write_task_attempts(report_text::ChunkedWriter& writer, const HubCore& core
   // First dispatch and last holder of each task, from the spans (in dispatch order).
   constexpr std::uint32_t kNone = ~0u;
   std::vector<std::uint32_t> first_span(ledger.task_count(), kNone);
-  std::vector<std::uint32_t> last_span(ledger.task_count(), kNone);
   const auto& spans = ledger.spans();
-  for (std::uint32_t i = 0; i < spans.size(); ++i) {
+  for (std::uint32_t i = 0; i < spans.size(); ++i)
     if (first_span[spans[i].task] == kNone) first_span[spans[i].task] = i;
-    last_span[spans[i].task] = i;
-  }
   const TimeUs origin = core.started_at();
   std::string& out = writer.buffer();
   bool first = true;
@@ -123,13 +120,13 @@ void write_task_attempts(report_text::ChunkedWriter& writer, const HubCore& core
     out += roles::task_kind_name(a.kind);
     out += "\",\"agent\":";
     // The answerer when done, else the latest holder.
-    const std::string* agent = &task.agent_id;
-    if (task.state != TaskState::done && last_span[id] != kNone) agent = &spans[last_span[id]].agent_id;
-    append_json_string(out, *agent);
+    AgentIndex agent = task.agent;
+    if (task.state != TaskState::done && task.last_span != kNoSpan) agent = spans[task.last_span].agent;
+    append_json_string(out, agent == kNoAgent ? std::string_view() : core.agent_id(agent));
     out += ",\"state\":\"";
     out += task_state_name(task.state);
     out += "\",\"verdict\":";
-    append_json_string(out, task.state == TaskState::done ? task.verdict : std::string());
+    append_json_string(out, task.state == TaskState::done ? task.verdict : std::string_view());
     out += ",\"start_s\":";
     if (first_span[id] != kNone) append_seconds(out, us_to_seconds(spans[first_span[id]].start - origin));
     else out += "null";

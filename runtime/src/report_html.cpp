@@ -240,16 +240,8 @@ void timeline_section(std::string& out, const HubCore& core, const HtmlLimits& l
   TimeUs end_of_run = std::max(core.last_event_at(), origin);
   for (const auto& span : spans) end_of_run = std::max(end_of_run, span.end);
 
-  std::unordered_map<std::string, std::size_t> index_of;
-  index_of.reserve(agents.size());
-  for (std::size_t i = 0; i < agents.size(); ++i) index_of.emplace(agents[i].id, i);
   std::vector<std::uint64_t> bars_of(agents.size(), 0);
-  std::uint64_t unknown_spans = 0;  // spans of agents the scheduler never saw (not expected)
-  for (const auto& span : spans) {
-    auto it = index_of.find(span.agent_id);
-    if (it == index_of.end()) ++unknown_spans;
-    else ++bars_of[it->second];
-  }
+  for (const auto& span : spans) ++bars_of[span.agent];
 
   // Choose rows: agents in turn from each role (scheduler order within a role) while the limits
   // hold; at least one agent, whose own bars may then be cut at the bar limit.
@@ -290,14 +282,13 @@ void timeline_section(std::string& out, const HubCore& core, const HtmlLimits& l
   std::uint64_t cut = 0;
   TimeUs cut_from = -1;
   for (const DispatchSpan& span : spans) {
-    auto it = index_of.find(span.agent_id);
-    if (it == index_of.end() || !chosen[it->second]) continue;
+    if (!chosen[span.agent]) continue;
     if (bars.size() >= limits.max_bars) {
       if (cut_from < 0) cut_from = span.start;
       ++cut;
       continue;
     }
-    bars.push_back(Bar{&span, it->second, std::max(span.end >= 0 ? span.end : end_of_run, span.start)});
+    bars.push_back(Bar{&span, span.agent, std::max(span.end >= 0 ? span.end : end_of_run, span.start)});
   }
   const std::uint64_t drawn = bars.size();
   // An agent with capacity > 1 works on several tasks at once: each of its rows has lanes, and a
@@ -387,7 +378,7 @@ void timeline_section(std::string& out, const HubCore& core, const HtmlLimits& l
     append_html(out, a.task_id);
     out += fmt(" &#183; attempt %u &#183; %s &#183; verdict ", a.attempt,
                roles::task_kind_name(a.kind));
-    append_html(out, task.verdict.empty() ? std::string("none") : task.verdict);
+    append_html(out, task.verdict.empty() ? std::string_view("none") : task.verdict);
     out += " &#183; ";
     out += span_end_name(span.how);
     if (span.end < 0) out += " (cut off by the end of the run)";
@@ -413,13 +404,13 @@ void timeline_section(std::string& out, const HubCore& core, const HtmlLimits& l
          "for its goal, task, attempt, verdict and tokens.</p>\n";
 
   // What was left out, said plainly.
-  std::uint64_t hidden_agents = 0, hidden_bars = unknown_spans;
+  std::uint64_t hidden_agents = 0, hidden_bars = 0;
   for (std::size_t i = 0; i < agents.size(); ++i)
     if (!chosen[i]) {
       ++hidden_agents;
       hidden_bars += bars_of[i];
     }
-  if (hidden_agents > 0 || cut > 0 || unknown_spans > 0) {
+  if (hidden_agents > 0 || cut > 0) {
     out += "<p class=\"note\" id=\"timeline-omitted\">Shown: " + grouped(rows) + " of " +
            grouped(agents.size()) + " agents (";
     bool first = true;
@@ -435,12 +426,9 @@ void timeline_section(std::string& out, const HubCore& core, const HtmlLimits& l
       out += " " + grouped(hidden_agents) + " agents with " + grouped(hidden_bars) +
              " dispatches (the page draws at most " + grouped(limits.max_agents) + " rows and " +
              grouped(limits.max_bars) + " bars)";
-    if (unknown_spans > 0)
-      out += fmt("%s %s dispatches to agents the scheduler does not list",
-                 hidden_agents > 0 ? ";" : "", grouped(unknown_spans).c_str());
     if (cut > 0)
       out += fmt("%s the last %s dispatches of the agents shown, from %s on (bar limit %s)",
-                 hidden_agents > 0 || unknown_spans > 0 ? ";" : "", grouped(cut).c_str(),
+                 hidden_agents > 0 ? ";" : "", grouped(cut).c_str(),
                  seconds_text(us_to_seconds(cut_from - origin)).c_str(),
                  grouped(limits.max_bars).c_str());
     out += ". Every dispatch is in trace.json and in report.json's task_attempts.</p>\n";

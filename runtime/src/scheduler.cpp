@@ -1,6 +1,102 @@
 #include "cadre/runtime/scheduler.h"
 
+#include <algorithm>
+
 namespace cadre::runtime {
+
+Scheduler::RoleSlot Scheduler::role_slot(const std::string& role) {
+  for (RoleSlot slot = 0; slot < roles_.size(); ++slot)
+    if (roles_[slot].name == role) return slot;
+  const auto slot = static_cast<RoleSlot>(roles_.size());
+  roles_.push_back(RoleQueue{role, {}, 0, {}, 0});
+  role_order_.insert(std::upper_bound(role_order_.begin(), role_order_.end(), slot,
+                                      [&](RoleSlot a, RoleSlot b) {
+                                        return roles_[a].name < roles_[b].name;
+                                      }),
+                     slot);
+  return slot;
+}
+
+const Scheduler::RoleQueue* Scheduler::find_role(const std::string& role) const {
+  for (const auto& queue : roles_)
+    if (queue.name == role) return &queue;
+  return nullptr;
+}
+
+// ---- free agents: an indexed min-heap on (in flight, join sequence) -------------------------
+
+bool Scheduler::free_before(AgentIndex a, AgentIndex b) const {
+  const LoadKey& key_a = load_[a];
+  const LoadKey& key_b = load_[b];
+  return key_a.in_flight != key_b.in_flight ? key_a.in_flight < key_b.in_flight
+                                            : key_a.join_seq < key_b.join_seq;
+}
+
+void Scheduler::free_sift_up(RoleQueue& queue, std::uint32_t position) {
+  auto& heap = queue.free_agents;
+  const AgentIndex moving = heap[position];
+  while (position > 0) {
+    const std::uint32_t parent = (position - 1) / 2;
+    if (!free_before(moving, heap[parent])) break;
+    heap[position] = heap[parent];
+    free_position_[heap[position]] = position;
+    position = parent;
+  }
+  heap[position] = moving;
+  free_position_[moving] = position;
+}
+
+void Scheduler::free_sift_down(RoleQueue& queue, std::uint32_t position) {
+  auto& heap = queue.free_agents;
+  const auto size = static_cast<std::uint32_t>(heap.size());
+  const AgentIndex moving = heap[position];
+  for (;;) {
+    std::uint32_t child = 2 * position + 1;
+    if (child >= size) break;
+    if (child + 1 < size && free_before(heap[child + 1], heap[child])) ++child;
+    if (!free_before(heap[child], moving)) break;
+    heap[position] = heap[child];
+    free_position_[heap[position]] = position;
+    position = child;
+  }
+  heap[position] = moving;
+  free_position_[moving] = position;
+}
+
+void Scheduler::free_insert(RoleQueue& queue, AgentIndex agent) {
+  queue.free_agents.push_back(agent);
+  free_sift_up(queue, static_cast<std::uint32_t>(queue.free_agents.size() - 1));
+}
+
+void Scheduler::free_remove(RoleQueue& queue, AgentIndex agent) {
+  const std::uint32_t position = free_position_[agent];
+  free_position_[agent] = kNotFree;
+  const AgentIndex last = queue.free_agents.back();
+  queue.free_agents.pop_back();
+  if (last == agent) return;
+  queue.free_agents[position] = last;
+  free_position_[last] = position;
+  free_sift_up(queue, position);
+  free_sift_down(queue, free_position_[last]);
+}
+
+void Scheduler::refresh_free(AgentIndex index) {
+  const AgentRecord& agent = agents_[index];
+  load_[index] = LoadKey{agent.join_seq, static_cast<std::uint32_t>(agent.held.size())};
+  RoleQueue& queue = roles_[agent_role_[index]];
+  const bool should_be_free = agent.present && agent.held.size() < agent.capacity;
+  const bool is_free = free_position_[index] != kNotFree;
+  if (is_free && !should_be_free) {
+    free_remove(queue, index);
+  } else if (!is_free && should_be_free) {
+    free_insert(queue, index);
+  } else if (is_free) {  // its load changed: move it up or down
+    free_sift_up(queue, free_position_[index]);
+    free_sift_down(queue, free_position_[index]);
+  }
+}
+
+// ---- agents -------------------------------------------------------------------------------
 
 std::vector<TaskId> Scheduler::join(const std::string& id, const std::string& role,
                                     const std::string& model, std::uint32_t capacity,
@@ -8,10 +104,13 @@ std::vector<TaskId> Scheduler::join(const std::string& id, const std::string& ro
   std::vector<TaskId> lost;
   auto found = agent_index_.find(id);
   if (found != agent_index_.end() && agents_[found->second].present) lost = leave(id);
-  std::size_t index;
+  AgentIndex index;
   if (found == agent_index_.end()) {
-    index = agents_.size();
+    index = static_cast<AgentIndex>(agents_.size());
     agents_.emplace_back();
+    agent_role_.push_back(0);
+    load_.emplace_back();
+    free_position_.push_back(kNotFree);
     agent_index_.emplace(id, index);
   } else {
     index = found->second;
@@ -26,94 +125,148 @@ std::vector<TaskId> Scheduler::join(const std::string& id, const std::string& ro
   agent.join_seq = next_join_++;
   agent.held.clear();
   ++agent.joins;
-  RoleQueue& queue = role_queue(role);
-  ++queue.present;
-  queue.free_agents.emplace(0u, agent.join_seq, index);
+  agent_role_[index] = role_slot(role);
+  ++roles_[agent_role_[index]].present;
+  refresh_free(index);
   return lost;
 }
 
 std::vector<TaskId> Scheduler::leave(const std::string& id) {
   auto found = agent_index_.find(id);
   if (found == agent_index_.end() || !agents_[found->second].present) return {};
-  AgentRecord& agent = agents_[found->second];
-  RoleQueue& queue = role_queue(agent.role);
-  const auto in_flight = static_cast<std::uint32_t>(agent.held.size());
-  queue.free_agents.erase({in_flight, agent.join_seq, found->second});
+  const AgentIndex index = found->second;
+  AgentRecord& agent = agents_[index];
+  RoleQueue& queue = roles_[agent_role_[index]];
+  if (free_position_[index] != kNotFree) free_remove(queue, index);
   --queue.present;
   agent.present = false;
-  std::vector<TaskId> held(agent.held.begin(), agent.held.end());
+  std::vector<TaskId> held = std::move(agent.held);
   agent.held.clear();
+  std::sort(held.begin(), held.end());
   return held;
 }
 
+std::optional<AgentIndex> Scheduler::index_of(const std::string& id) const {
+  auto found = agent_index_.find(id);
+  if (found == agent_index_.end()) return std::nullopt;
+  return found->second;
+}
+
+AgentRecord* Scheduler::agent(const std::string& id) {
+  auto found = agent_index_.find(id);
+  return found == agent_index_.end() ? nullptr : &agents_[found->second];
+}
+
+// ---- tasks --------------------------------------------------------------------------------
+
 void Scheduler::enqueue(TaskId task, const std::string& role, std::uint64_t priority,
-                        const std::string& avoid_agent) {
-  std::pair<std::uint64_t, std::uint64_t> key{priority, next_seq_++};
-  role_queue(role).waiting.emplace(key, task);
-  queued_at_[task] = {role, key, avoid_agent};
+                        AgentIndex avoid_agent) {
+  if (tasks_.size() <= task) tasks_.resize(static_cast<std::size_t>(task) + 1);
+  TaskSlot& slot = tasks_[task];
+  if (slot.queued) dequeue(task);
+  slot.role = role_slot(role);
+  slot.queued = true;
+  slot.avoid = avoid_agent;
+  slot.seq = next_seq_++;
+  RoleQueue& queue = roles_[slot.role];
+  queue.waiting.push_back(Waiting{priority, slot.seq, task});
+  std::push_heap(queue.waiting.begin(), queue.waiting.end());
+  ++queue.waiting_live;
+  ++waiting_total_;
 }
 
 void Scheduler::dequeue(TaskId task) {
-  auto it = queued_at_.find(task);
-  if (it == queued_at_.end()) return;
-  role_queue(it->second.role).waiting.erase(it->second.key);
-  queued_at_.erase(it);
+  if (task >= tasks_.size() || !tasks_[task].queued) return;
+  TaskSlot& slot = tasks_[task];
+  slot.queued = false;  // its heap entry is now stale and skipped when it surfaces
+  RoleQueue& queue = roles_[slot.role];
+  --queue.waiting_live;
+  --waiting_total_;
+  prune(queue);
 }
 
-void Scheduler::update_free(std::size_t agent_index, std::uint32_t old_in_flight,
-                            bool was_free) {
-  AgentRecord& agent = agents_[agent_index];
-  RoleQueue& queue = role_queue(agent.role);
-  if (was_free) queue.free_agents.erase({old_in_flight, agent.join_seq, agent_index});
-  const auto in_flight = static_cast<std::uint32_t>(agent.held.size());
-  if (agent.present && in_flight < agent.capacity)
-    queue.free_agents.emplace(in_flight, agent.join_seq, agent_index);
-}
-
-std::vector<Placement> Scheduler::place() {
-  std::vector<Placement> placements;
-  for (auto& [role, queue] : roles_) {
-    while (!queue.waiting.empty() && !queue.free_agents.empty()) {
-      auto task_it = queue.waiting.begin();
-      const TaskId task = task_it->second;
-      queue.waiting.erase(task_it);
-      auto queued = queued_at_.find(task);
-      auto choice = queue.free_agents.begin();
-      if (!queued->second.avoid_agent.empty() &&
-          agents_[std::get<2>(*choice)].id == queued->second.avoid_agent &&
-          queue.free_agents.size() > 1)
-        ++choice;
-      queued_at_.erase(queued);
-      const auto [in_flight, join_seq, index] = *choice;
-      AgentRecord& agent = agents_[index];
-      agent.held.insert(task);
-      update_free(index, in_flight, true);
-      placements.push_back({task, agent.id});
-    }
+void Scheduler::prune(RoleQueue& queue) {
+  while (!queue.waiting.empty()) {
+    const Waiting& top = queue.waiting.front();
+    const TaskSlot& slot = tasks_[top.task];
+    if (slot.queued && slot.seq == top.seq) return;
+    std::pop_heap(queue.waiting.begin(), queue.waiting.end());
+    queue.waiting.pop_back();
   }
-  return placements;
+}
+
+void Scheduler::place(std::vector<Placement>& out) {
+  for (RoleSlot role : role_order_) {
+    RoleQueue& queue = roles_[role];
+    while (queue.waiting_live > 0 && !queue.free_agents.empty()) {
+      prune(queue);
+      const TaskId task = queue.waiting.front().task;
+      std::pop_heap(queue.waiting.begin(), queue.waiting.end());
+      queue.waiting.pop_back();
+      TaskSlot& slot = tasks_[task];
+      slot.queued = false;
+      --queue.waiting_live;
+      --waiting_total_;
+      // The least loaded free agent is the heap's root; the next one is the smaller of its two
+      // children.
+      const auto& heap = queue.free_agents;
+      AgentIndex choice = heap[0];
+      if (slot.avoid != kNoAgent && choice == slot.avoid && heap.size() > 1) {
+        choice = heap[1];
+        if (heap.size() > 2 && free_before(heap[2], heap[1])) choice = heap[2];
+      }
+      agents_[choice].held.push_back(task);
+      refresh_free(choice);
+      out.push_back(Placement{task, choice});
+    }
+    prune(queue);
+  }
+}
+
+void Scheduler::release(AgentIndex index, TaskId task) {
+  if (index >= agents_.size()) return;
+  AgentRecord& agent = agents_[index];
+  if (!agent.present) return;
+  auto it = std::find(agent.held.begin(), agent.held.end(), task);
+  if (it == agent.held.end()) return;
+  agent.held.erase(it);  // keeps the order it was given them (a handful at most)
+  refresh_free(index);
 }
 
 void Scheduler::release(const std::string& agent_id, TaskId task) {
-  auto found = agent_index_.find(agent_id);
-  if (found == agent_index_.end()) return;
-  AgentRecord& agent = agents_[found->second];
-  if (!agent.present) return;
-  const auto old_in_flight = static_cast<std::uint32_t>(agent.held.size());
-  if (agent.held.erase(task) == 0) return;
-  update_free(found->second, old_in_flight, old_in_flight < agent.capacity);
+  if (auto index = index_of(agent_id)) release(*index, task);
 }
 
+// ---- leases -------------------------------------------------------------------------------
+
 void Scheduler::arm_lease(TaskId task, std::uint64_t generation, TimeUs deadline) {
+  if (live_lease_.size() <= task) live_lease_.resize(static_cast<std::size_t>(task) + 1, 0);
+  live_lease_[task] = generation;
   leases_.push({deadline, task, generation});
+  prune_leases();  // the task's earlier lease may have been the earliest
+}
+
+void Scheduler::disarm_lease(TaskId task) {
+  if (task >= live_lease_.size() || live_lease_[task] == 0) return;
+  live_lease_[task] = 0;
+  prune_leases();
+}
+
+void Scheduler::prune_leases() {
+  while (!leases_.empty() && live_lease_[leases_.top().task] != leases_.top().generation)
+    leases_.pop();
 }
 
 std::vector<std::pair<TaskId, std::uint64_t>> Scheduler::expired(TimeUs now) {
   std::vector<std::pair<TaskId, std::uint64_t>> due;
   while (!leases_.empty() && leases_.top().deadline <= now) {
-    due.emplace_back(leases_.top().task, leases_.top().generation);
+    const Lease lease = leases_.top();
     leases_.pop();
+    if (live_lease_[lease.task] != lease.generation) continue;
+    live_lease_[lease.task] = 0;
+    due.emplace_back(lease.task, lease.generation);
   }
+  prune_leases();
   return due;
 }
 
@@ -122,21 +275,14 @@ std::optional<TimeUs> Scheduler::next_lease_deadline() const {
   return leases_.top().deadline;
 }
 
-AgentRecord* Scheduler::agent(const std::string& id) {
-  auto found = agent_index_.find(id);
-  return found == agent_index_.end() ? nullptr : &agents_[found->second];
-}
-
 std::size_t Scheduler::present_agents(const std::string& role) const {
-  auto it = roles_.find(role);
-  return it == roles_.end() ? 0 : it->second.present;
+  const RoleQueue* queue = find_role(role);
+  return queue == nullptr ? 0 : queue->present;
 }
 
 std::size_t Scheduler::waiting(const std::string& role) const {
-  auto it = roles_.find(role);
-  return it == roles_.end() ? 0 : it->second.waiting.size();
+  const RoleQueue* queue = find_role(role);
+  return queue == nullptr ? 0 : queue->waiting_live;
 }
-
-std::size_t Scheduler::waiting_total() const { return queued_at_.size(); }
 
 }  // namespace cadre::runtime

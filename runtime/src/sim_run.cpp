@@ -20,7 +20,7 @@ SimRun::SimRun(const Scenario& scenario, std::vector<SimAgent> agents, SimAnswer
       epoch_(agents_.size(), 0),
       down_(agents_.size(), false),
       fault_state_(scenario.seed ^ 0x6a09e667f3bcc908ull) {
-  for (std::uint32_t i = 0; i < agents_.size(); ++i) agent_index_.emplace(agents_[i].id, i);
+  core_agent_of_.assign(agents_.size(), kNoAgent);
   facts_.mode = "sim";
 }
 
@@ -38,8 +38,31 @@ void SimRun::push(Event event) {
   std::push_heap(queue_.begin(), queue_.end(), LaterFirst{});
 }
 
+std::uint32_t SimRun::keep_outcome(roles::TaskOutcome outcome) {
+  if (!free_outcomes_.empty()) {
+    const std::uint32_t slot = free_outcomes_.back();
+    free_outcomes_.pop_back();
+    outcomes_[slot] = std::move(outcome);
+    return slot;
+  }
+  outcomes_.push_back(std::move(outcome));
+  return static_cast<std::uint32_t>(outcomes_.size() - 1);
+}
+
+void SimRun::join(std::uint32_t agent, TimeUs now) {
+  const SimAgent& a = agents_[agent];
+  auto& commands =
+      core_.agent_joined(AgentJoin{a.id, a.role, a.model, a.capacity, 0, a.person}, now);
+  const AgentIndex index = *core_.scheduler().index_of(a.id);
+  core_agent_of_[agent] = index;
+  if (sim_agent_of_.size() <= index) sim_agent_of_.resize(index + 1, 0);
+  sim_agent_of_[index] = agent;
+  execute(commands, now);
+}
+
 void SimRun::dispatch(const DispatchCommand& command, TimeUs now) {
-  const std::uint32_t agent = agent_index_.at(command.agent_id);
+  const std::uint32_t agent = sim_agent_of_[command.agent];
+  const TaskId task = command.task;
   const FaultConfig& faults = scenario_.faults;
   // A dead agent, or a lost ASSIGN: no answer ever comes; the lease or the agent's departure
   // gets the task requeued.
@@ -47,9 +70,9 @@ void SimRun::dispatch(const DispatchCommand& command, TimeUs now) {
   if (agents_[agent].person) {
     // The inbox lives in the hub: no network between them, nothing to crash, and its tasks have
     // no lease that would recover a lost message. Faults pass it by.
-    SimAnswer answer = answer_(agent, command.assignment);
+    SimAnswer answer = answer_(agent, *command.assignment);
     push({now + std::max<TimeUs>(0, seconds_to_us(answer.delay_s)), 0, EventKind::answer, agent,
-          epoch_[agent], std::move(answer.outcome)});
+          epoch_[agent], task, keep_outcome(std::move(answer.outcome))});
     return;
   }
   if (faults.message_loss > 0 && fault_draw() < faults.message_loss) {
@@ -64,12 +87,12 @@ void SimRun::dispatch(const DispatchCommand& command, TimeUs now) {
     const std::uint32_t life = ++epoch_[agent];
     const TimeUs detect = seconds_to_us(scenario_.workflow.heartbeat_s *
                                         std::max<std::uint32_t>(1, scenario_.workflow.liveness));
-    push({now + detect, 0, EventKind::agent_detected_gone, agent, life, {}});
+    push({now + detect, 0, EventKind::agent_detected_gone, agent, life});
     push({now + std::max(detect, seconds_to_us(faults.restart_s)), 0, EventKind::agent_restarted,
-          agent, life, {}});
+          agent, life});
     return;
   }
-  SimAnswer answer = answer_(agent, command.assignment);
+  SimAnswer answer = answer_(agent, *command.assignment);
   const TimeUs due = now + std::max<TimeUs>(0, seconds_to_us(answer.delay_s));
   if (faults.message_loss > 0 && fault_draw() < faults.message_loss) {
     ++fault_counts_.lost;  // the RESULT is lost on the way back
@@ -82,12 +105,14 @@ void SimRun::dispatch(const DispatchCommand& command, TimeUs now) {
   }
   if (faults.message_duplication > 0 && fault_draw() < faults.message_duplication) {
     ++fault_counts_.duplicated;
-    push({arrival + 1, 0, EventKind::answer, agent, epoch_[agent], answer.outcome});
+    push({arrival + 1, 0, EventKind::answer, agent, epoch_[agent], task,
+          keep_outcome(answer.outcome)});
   }
-  push({arrival, 0, EventKind::answer, agent, epoch_[agent], std::move(answer.outcome)});
+  push({arrival, 0, EventKind::answer, agent, epoch_[agent], task,
+        keep_outcome(std::move(answer.outcome))});
 }
 
-void SimRun::execute(std::vector<Command> commands, TimeUs now) {
+void SimRun::execute(std::vector<Command>& commands, TimeUs now) {
   for (auto& command : commands) {
     if (auto* dispatch_command = std::get_if<DispatchCommand>(&command)) {
       ++facts_.messages.sent;
@@ -125,10 +150,7 @@ RunFacts SimRun::run() {
   const auto real_start = std::chrono::steady_clock::now();
   TimeUs now = 0;
   execute(core_.start(now), now);
-  for (const auto& agent : agents_)
-    execute(core_.agent_joined(
-                AgentJoin{agent.id, agent.role, agent.model, agent.capacity, 0, agent.person}, now),
-            now);
+  for (std::uint32_t agent = 0; agent < agents_.size(); ++agent) join(agent, now);
   const std::uint32_t step_every = std::max<std::uint32_t>(1, options_.step_every);
   std::uint32_t until_step = step_every;
   while (!core_.finished()) {
@@ -162,11 +184,19 @@ RunFacts SimRun::run() {
     now = std::max(now, event.due);
     const std::uint32_t agent = event.agent;
     switch (event.kind) {
-      case EventKind::answer:
-        if (event.epoch != epoch_[agent] || down_[agent]) break;  // died before answering
-        ++facts_.messages.received;
-        execute(core_.result_received(agents_[agent].id, event.outcome, now), now);
+      case EventKind::answer: {
+        const std::uint32_t slot = event.outcome;
+        if (event.epoch == epoch_[agent] && !down_[agent]) {  // else it died before answering
+          ++facts_.messages.received;
+          auto& commands =
+              core_.result_received(event.task, core_agent_of_[agent], outcomes_[slot], now);
+          free_outcomes_.push_back(slot);  // the core is done with it; dispatches may reuse it
+          execute(commands, now);
+        } else {
+          free_outcomes_.push_back(slot);
+        }
         break;
+      }
       case EventKind::agent_detected_gone:
         if (event.epoch == epoch_[agent] && down_[agent])
           execute(core_.agent_left(agents_[agent].id, now), now);
@@ -174,11 +204,7 @@ RunFacts SimRun::run() {
       case EventKind::agent_restarted:
         if (event.epoch != epoch_[agent] || !down_[agent]) break;
         down_[agent] = false;
-        execute(core_.agent_joined(AgentJoin{agents_[agent].id, agents_[agent].role,
-                                             agents_[agent].model, agents_[agent].capacity, 0,
-                                             agents_[agent].person},
-                                   now),
-                now);
+        join(agent, now);
         break;
     }
   }

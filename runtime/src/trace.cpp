@@ -17,11 +17,6 @@ using report_text::append_double;
 using report_text::append_int;
 using report_text::append_json_string;
 
-struct Track {
-  std::int64_t tid = 0;
-  std::string quoted_id;  // the agent id as a JSON string literal
-};
-
 // The subtask a task works on: its id for solve/review/resolve, else "".
 std::string_view subtask_of(const Ledger& ledger, const TaskRecord& task) {
   switch (task.assignment.kind) {
@@ -59,15 +54,13 @@ void write_trace_to(std::ostream& stream, const HubCore& core, const RunFacts& f
   out += "{\"traceEvents\":[\n";
   append_metadata(out, "process_name", 0, "name", "cadre " + ledger.scenario().name);
 
-  // One track per agent, in the scheduler's order (report.json's "agents").
-  std::unordered_map<std::string, Track> tracks;
+  // One track per agent, in the scheduler's order (report.json's "agents"); spans name agents
+  // by that index.
   const auto& agents = core.scheduler().agents();
-  tracks.reserve(agents.size());
+  std::vector<std::string> quoted_ids(agents.size());
   for (std::size_t i = 0; i < agents.size(); ++i) {
     const auto tid = static_cast<std::int64_t>(i + 1);
-    std::string quoted;
-    append_json_string(quoted, agents[i].id);
-    tracks.emplace(agents[i].id, Track{tid, std::move(quoted)});
+    append_json_string(quoted_ids[i], agents[i].id);
     append_metadata(out, "thread_name", tid, "name", agents[i].id + " (" + agents[i].role + ")");
     append_metadata(out, "thread_sort_index", tid, "sort_index", std::to_string(tid), true);
     writer.maybe_flush();
@@ -84,14 +77,6 @@ void write_trace_to(std::ostream& stream, const HubCore& core, const RunFacts& f
   const TimeUs origin = core.started_at();
   const TimeUs end_of_run = std::max(core.last_event_at(), origin);
   for (const DispatchSpan& span : ledger.spans()) {
-    auto track = tracks.find(span.agent_id);
-    if (track == tracks.end()) {  // not expected: every holder joined; give it a track anyway
-      const auto tid = static_cast<std::int64_t>(agents.size() + tracks.size() + 1);
-      std::string quoted;
-      append_json_string(quoted, span.agent_id);
-      track = tracks.emplace(span.agent_id, Track{tid, std::move(quoted)}).first;
-      append_metadata(out, "thread_name", tid, "name", span.agent_id + " (unknown role)");
-    }
     const TaskRecord& task = ledger.task(span.task);
     const roles::TaskAssignment& a = task.assignment;
     const char* kind = roles::task_kind_name(a.kind);
@@ -100,7 +85,7 @@ void write_trace_to(std::ostream& stream, const HubCore& core, const RunFacts& f
     const bool answered = span.how == SpanEnd::answered;
 
     out += "{\"ph\":\"X\",\"pid\":1,\"tid\":";
-    append_int(out, track->second.tid);
+    append_int(out, static_cast<std::int64_t>(span.agent) + 1);
     out += ",\"ts\":";
     append_int(out, start - origin);
     out += ",\"dur\":";
@@ -120,7 +105,7 @@ void write_trace_to(std::ostream& stream, const HubCore& core, const RunFacts& f
     out += "\",\"attempt\":";
     append_int(out, a.attempt);
     out += ",\"agent\":";
-    out += track->second.quoted_id;
+    out += quoted_ids[span.agent];
     out += ",\"verdict\":";
     append_json_string(out, task.verdict);
     out += ",\"end\":\"";

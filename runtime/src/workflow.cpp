@@ -110,14 +110,12 @@ TaskId Workflow::add_plan_task(std::uint32_t goal_index) {
   return ledger_.add_task(std::move(task), goal_index, 0);
 }
 
-WorkflowStep Workflow::start_goal(std::uint32_t goal_index) {
-  WorkflowStep step;
+void Workflow::start_goal(std::uint32_t goal_index, WorkflowStep& step) {
   step.new_tasks.push_back(add_plan_task(goal_index));
-  return step;
 }
 
-WorkflowStep Workflow::on_result(TaskId task, const roles::TaskOutcome& outcome, TimeUs now) {
-  WorkflowStep step;
+void Workflow::on_result(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
+                         WorkflowStep& step) {
   switch (ledger_.task(task).assignment.kind) {
     case roles::TaskKind::plan: on_plan(task, outcome, now, step); break;
     case roles::TaskKind::solve: on_solve(task, outcome, now, step); break;
@@ -125,7 +123,6 @@ WorkflowStep Workflow::on_result(TaskId task, const roles::TaskOutcome& outcome,
     case roles::TaskKind::resolve: on_resolve(task, outcome, now, step); break;
     case roles::TaskKind::approve: on_approve(task, outcome, now, step); break;
   }
-  return step;
 }
 
 void Workflow::on_plan(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
@@ -234,11 +231,10 @@ void Workflow::on_review(TaskId task, const roles::TaskOutcome& outcome, TimeUs 
   maybe_finish_round(goal_index, subtask_index, now, step);
 }
 
-WorkflowStep Workflow::on_verified(std::uint32_t goal_index, const std::string& subtask_id,
-                                   std::uint32_t attempt, bool passed, const std::string& output,
-                                   TimeUs now) {
-  WorkflowStep step;
-  if (goal_index >= ledger_.goals().size()) return step;
+void Workflow::on_verified(std::uint32_t goal_index, const std::string& subtask_id,
+                           std::uint32_t attempt, bool passed, const std::string& output,
+                           TimeUs now, WorkflowStep& step) {
+  if (goal_index >= ledger_.goals().size()) return;
   GoalRecord& goal = ledger_.goal(goal_index);
   for (std::uint32_t s = 0; s < goal.subtasks.size(); ++s) {
     SubtaskRecord& subtask = goal.subtasks[s];
@@ -249,10 +245,9 @@ WorkflowStep Workflow::on_verified(std::uint32_t goal_index, const std::string& 
       candidate.verify_output = output;
       candidate.finished = candidate.verdict.has_value();
       maybe_finish_round(goal_index, s, now, step);
-      return step;
+      return;
     }
   }
-  return step;
 }
 
 void Workflow::maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtask_index,

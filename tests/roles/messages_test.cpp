@@ -7,6 +7,7 @@
 #include <msgpack.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <random>
@@ -854,6 +855,240 @@ TEST(MessageDecode, LimitsAreEnforcedBeforeUnpacking) {
   expect_error(decode_bye(nested_deep), "nested too deeply");
 
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+// ---- exact bytes and reading in place ----
+
+// The reference for the encoders' bytes: msgpack-cxx's packer over an sbuffer, one map at a time
+// (shortest integer and string forms; doubles always float64; empty optional fields omitted), as
+// the codecs were first written.
+struct RefMap {
+  msgpack::sbuffer entries;
+  Packer p{entries};
+  std::uint32_t count = 0;
+  Packer& key(const char* name) {
+    ++count;
+    p.pack(std::string(name));
+    return p;
+  }
+  void str(const char* name, const std::string& v) { key(name).pack(v); }
+  void str_if_set(const char* name, const std::string& v) {
+    if (!v.empty()) str(name, v);
+  }
+  void uint(const char* name, std::uint64_t v) { key(name).pack_uint64(v); }
+  void f64(const char* name, double v) {
+    key(name);
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &v, sizeof bits);
+    char bytes[9] = {static_cast<char>(0xcb)};
+    for (int i = 0; i < 8; ++i) bytes[1 + i] = static_cast<char>(bits >> (56 - 8 * i));
+    entries.write(bytes, sizeof bytes);
+  }
+  void raw(const char* name, const std::string& encoded) {
+    key(name);
+    entries.write(encoded.data(), encoded.size());
+  }
+  void raw_array_if_set(const char* name, const std::vector<std::string>& items) {
+    if (items.empty()) return;
+    key(name).pack_array(static_cast<std::uint32_t>(items.size()));
+    for (const auto& item : items) entries.write(item.data(), item.size());
+  }
+  std::string finish() {
+    return packed([&](Packer& out) { out.pack_map(count); }) + std::string(entries.data(), entries.size());
+  }
+};
+std::string ref_subtask(const SubtaskPlan& s) {
+  RefMap m;
+  m.str("id", s.id);
+  m.str_if_set("title", s.title);
+  m.str_if_set("instructions", s.instructions);
+  m.f64("difficulty", s.difficulty);
+  if (!s.depends_on.empty()) m.key("depends_on").pack(s.depends_on);
+  return m.finish();
+}
+std::vector<std::string> ref_files(const std::vector<FileEdit>& files) {
+  std::vector<std::string> out;
+  for (const auto& f : files) {
+    RefMap m;
+    m.str("path", f.path);
+    m.str("content", f.content);
+    out.push_back(m.finish());
+  }
+  return out;
+}
+std::string ref_candidate(const Candidate& c) {
+  RefMap m;
+  m.str("content", c.content);
+  if (c.sim_correct) m.key("sim_correct").pack(*c.sim_correct);
+  m.raw_array_if_set("files", ref_files(c.files));
+  return m.finish();
+}
+
+TEST(MessageCodec, BodiesAreByteForByteWhatMsgpackCxxPacks) {
+  // Strings around every str header boundary, integers around every uint boundary.
+  const std::vector<std::size_t> lengths = {0, 1, 31, 32, 255, 256, 65535, 65536};
+  const std::vector<std::uint64_t> numbers = {0, 127, 128, 255, 256, 65535, 65536, 4294967295ull,
+                                              4294967296ull, 18446744073709551615ull};
+  for (std::size_t i = 0; i < lengths.size(); ++i) {
+    const std::string text(lengths[i], 'x');
+    TaskOutcome o = full_outcome();
+    o.model = text;
+    o.error = text;
+    o.tokens_in = numbers[i];
+    o.tokens_out = numbers[numbers.size() - 1 - i];
+    o.plan.push_back({text, "", text, -0.5, {text, "s1"}});
+    o.candidate = Candidate{text, i % 2 == 0, {{"a.txt", text}, {text, ""}}};
+    o.verdict = Verdict{false, 1e300, text};
+    RefMap r;
+    r.str("goal_id", o.goal_id);
+    r.str("task_id", o.task_id);
+    r.uint("attempt", o.attempt);
+    r.key("ok").pack(o.ok);
+    r.str_if_set("error", o.error);
+    r.uint("tokens_in", o.tokens_in);
+    r.uint("tokens_out", o.tokens_out);
+    r.str_if_set("model", o.model);
+    r.f64("brain_s", o.brain_s);
+    std::vector<std::string> plan;
+    for (const auto& s : o.plan) plan.push_back(ref_subtask(s));
+    r.raw_array_if_set("plan", plan);
+    r.raw("candidate", ref_candidate(*o.candidate));
+    RefMap v;
+    v.key("accept").pack(o.verdict->accept);
+    v.f64("score", o.verdict->score);
+    v.str_if_set("feedback", o.verdict->feedback);
+    r.raw("verdict", v.finish());
+    EXPECT_EQ(encode(o), r.finish()) << "string length " << lengths[i];
+
+    TaskAssignment a = full_assignment();
+    a.goal_title = text;
+    a.role = text;
+    a.seed = numbers[i];
+    a.lease_ms = static_cast<std::uint32_t>(numbers[i]);
+    a.feedback = {text, "again"};
+    RefMap ar;
+    ar.str("goal_id", a.goal_id);
+    ar.str("task_id", a.task_id);
+    ar.uint("attempt", a.attempt);
+    ar.uint("kind", static_cast<std::uint8_t>(a.kind));
+    ar.str_if_set("role", a.role);
+    ar.uint("seed", a.seed);
+    ar.uint("revision", a.revision);
+    ar.f64("difficulty", a.difficulty);
+    ar.str_if_set("goal_title", a.goal_title);
+    ar.str_if_set("instructions", a.instructions);
+    std::vector<std::string> subtasks;
+    for (const auto& s : a.goal_subtasks) subtasks.push_back(ref_subtask(s));
+    ar.raw_array_if_set("goal_subtasks", subtasks);
+    ASSERT_TRUE(a.candidate.has_value());
+    ar.raw("candidate", ref_candidate(*a.candidate));
+    ar.key("feedback").pack(a.feedback);
+    ar.uint("lease_ms", a.lease_ms);
+    ar.raw_array_if_set("workspace_files", ref_files(a.workspace_files));
+    EXPECT_EQ(encode(a), ar.finish()) << "string length " << lengths[i];
+
+    const Hello h{text, "coder", "", "", 4, 1, i % 2 ? -static_cast<std::int64_t>(numbers[i] / 2)
+                                                      : static_cast<std::int64_t>(numbers[i] / 2)};
+    RefMap hr;
+    hr.str("agent_id", h.agent_id);
+    hr.str("role", h.role);
+    hr.uint("capacity", h.capacity);
+    hr.uint("protocol", h.protocol);
+    hr.key("pid").pack_int64(h.pid);
+    EXPECT_EQ(encode(h), hr.finish()) << "string length " << lengths[i];
+  }
+}
+
+TEST(MessageDecode, ValuesAreTypedAsMsgpackCxxTypesThem) {
+  const std::string body = encode(full_outcome());
+  // A signed encoding of a non-negative integer is an unsigned integer (msgpack-cxx makes it
+  // POSITIVE_INTEGER); a negative one is not.
+  auto signed_attempt = decode_outcome(with(body, "attempt", [](Packer& p) { p.pack_int8(5); }));
+  ASSERT_TRUE(signed_attempt.ok()) << signed_attempt.error().to_string();
+  EXPECT_EQ(signed_attempt->attempt, 5u);
+  auto wide_attempt = decode_outcome(edit_field(body, "attempt", std::string("\xd3\0\0\0\0\0\0\0\x07", 9)));
+  ASSERT_TRUE(wide_attempt.ok());
+  EXPECT_EQ(wide_attempt->attempt, 7u);
+  expect_error(decode_outcome(with(body, "attempt", [](Packer& p) { p.pack_int16(-1); })),
+               "field 'attempt': expected unsigned integer");
+  // Numbers: float32, negative fixint and uint64 all read as doubles.
+  auto f32 = decode_outcome(with(body, "brain_s", [](Packer& p) { p.pack_float(1.5f); }));
+  ASSERT_TRUE(f32.ok());
+  EXPECT_EQ(f32->brain_s, 1.5);
+  auto negative = decode_outcome(with(body, "brain_s", [](Packer& p) { p.pack_int8(-3); }));
+  ASSERT_TRUE(negative.ok());
+  EXPECT_EQ(negative->brain_s, -3.0);
+  auto big = decode_outcome(with(body, "tokens_in", [](Packer& p) { p.pack_uint64(18446744073709551615ull); }));
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->tokens_in, 18446744073709551615ull);
+  // bin is not a string; nil is absent only where the field is optional.
+  expect_error(decode_outcome(with(body, "model", [](Packer& p) { p.pack_bin(1), p.pack_bin_body("x", 1); })),
+               "field 'model': expected string");
+  auto nil_model = decode_outcome(with(body, "model", [](Packer& p) { p.pack_nil(); }));
+  ASSERT_TRUE(nil_model.ok());
+  EXPECT_EQ(nil_model->model, "");
+  expect_error(decode_outcome(with(body, "goal_id", [](Packer& p) { p.pack_nil(); })),
+               "field 'goal_id': expected string");
+  // Strings in every header form.
+  for (std::size_t n : {0u, 31u, 32u, 255u, 256u, 70000u}) {
+    auto got = decode_outcome(with(body, "model", [n](Packer& p) { p.pack(std::string(n, 'm')); }));
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->model, std::string(n, 'm'));
+  }
+}
+
+TEST(MessageDecode, RepeatedKeysTakeTheLastValueInSmallAndLargeMaps) {
+  // A map of few pairs, and one of more pairs than fit in place (unknown keys), each with
+  // goal_id twice: the last one counts, wherever the fields are.
+  for (int unknown : {0, 3, 40}) {
+    const std::string body = packed([&](Packer& p) {
+      p.pack_map(static_cast<std::uint32_t>(5 + unknown));
+      p.pack(std::string("goal_id")), p.pack(std::string("first"));
+      for (int i = 0; i < unknown; ++i) p.pack(std::string("x") + std::to_string(i)), p.pack_array(1), p.pack_map(0);
+      p.pack(std::string("attempt")), p.pack(3);
+      p.pack(std::string("task_id")), p.pack(std::string("s1"));
+      p.pack(std::string("goal_id")), p.pack(std::string("last"));
+      p.pack(std::string("model")), p.pack(std::string("m"));
+    });
+    auto got = decode_outcome(body);
+    ASSERT_TRUE(got.ok()) << got.error().to_string();
+    EXPECT_EQ(got->goal_id, "last") << unknown << " unknown keys";
+    EXPECT_EQ(got->task_id, "s1");
+    EXPECT_EQ(got->attempt, 3u);
+    EXPECT_EQ(got->model, "m");
+    expect_error(decode_outcome(with(body, "goal_id", [](Packer& p) { p.pack(1); })),
+                 "field 'goal_id': expected string");
+  }
+  // Fields in an order other than the encoders' are found just the same.
+  const std::string reversed = packed([](Packer& p) {
+    p.pack_map(4);
+    p.pack(std::string("accepted")), p.pack(true);
+    p.pack(std::string("attempt")), p.pack(2);
+    p.pack(std::string("task_id")), p.pack(std::string("s2"));
+    p.pack(std::string("goal_id")), p.pack(std::string("g2"));
+  });
+  auto ack = decode_ack(reversed);
+  ASSERT_TRUE(ack.ok());
+  EXPECT_TRUE(*ack == (Ack{"g2", "s2", 2, true}));
+}
+
+TEST(MessageDecode, NestedErrorsNameTheirPath) {
+  TaskOutcome o = full_outcome();
+  o.plan = {subtask(1), subtask(2)};
+  const std::string body = encode(o);
+  expect_error(decode_outcome(with(body, "plan", [](Packer& p) {
+                 p.pack_array(2);
+                 p.pack_map(1), p.pack(std::string("id")), p.pack(std::string("s1"));
+                 p.pack_map(2), p.pack(std::string("id")), p.pack(std::string("s2"));
+                 p.pack(std::string("depends_on")), p.pack_array(2), p.pack(std::string("s1")), p.pack(9);
+               })),
+               "field 'plan[1].depends_on[1]': expected string");
+  expect_error(decode_outcome(with(body, "candidate", [](Packer& p) {
+                 p.pack_map(2), p.pack(std::string("content")), p.pack(std::string("c"));
+                 p.pack(std::string("files")), p.pack_array(1), p.pack_map(1);
+                 p.pack(std::string("path")), p.pack(1);
+               })),
+               "RESULT: field 'candidate.files[0].path': expected string");
 }
 
 TEST(MessageDecode, NeverThrowsOnMutatedBodies) {

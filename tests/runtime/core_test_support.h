@@ -171,14 +171,38 @@ template <class T>
 std::size_t count_of(const std::vector<Command>& commands) {
   return only<T>(commands).size();
 }
-inline std::vector<DispatchCommand> dispatches_of(const std::vector<Command>& commands,
-                                                  TaskKind kind) {
-  std::vector<DispatchCommand> out;
-  for (const auto& d : only<DispatchCommand>(commands))
-    if (d.assignment.kind == kind) out.push_back(d);
+// A dispatch as its agent received it. A DispatchCommand points at the ledger's record, which
+// drops the dispatch-only fields once the task is done, so the driver copies what was sent.
+struct Sent {
+  std::string agent_id;
+  TaskAssignment assignment;
+};
+inline Sent sent(const DispatchCommand& d) { return Sent{d.agent_id, *d.assignment}; }
+
+// Agents named, for the ledger's agent indices.
+inline std::string name_of(const HubCore& core, AgentIndex agent) {
+  return agent == kNoAgent ? std::string() : core.agent_id(agent);
+}
+inline std::vector<std::string> names_of(const HubCore& core, const std::vector<AgentIndex>& agents) {
+  std::vector<std::string> out;
+  for (AgentIndex agent : agents) out.push_back(name_of(core, agent));
+  return out;
+}
+
+// The dispatches of one kind among `commands` (read them before the core's next event).
+inline std::vector<Sent> dispatches_of(const std::vector<Command>& commands, TaskKind kind) {
+  std::vector<Sent> out;
+  for (const auto& c : commands)
+    if (const auto* d = std::get_if<DispatchCommand>(&c); d && d->assignment->kind == kind)
+      out.push_back(sent(*d));
   return out;
 }
 inline std::vector<std::string> keys(const std::vector<DispatchCommand>& dispatches) {
+  std::vector<std::string> out;
+  for (const auto& d : dispatches) out.push_back(key_of(*d.assignment));
+  return out;
+}
+inline std::vector<std::string> keys(const std::vector<Sent>& dispatches) {
   std::vector<std::string> out;
   for (const auto& d : dispatches) out.push_back(key_of(d.assignment));
   return out;
@@ -197,8 +221,9 @@ class Driver {
   HubCore core;
   Rules rules;
   TimeUs now = 0;
-  std::vector<DispatchCommand> pending;  // dispatched and not yet answered (nor cancelled)
-  std::vector<Command> log;              // every command the core emitted, in order
+  std::vector<Sent> pending;  // dispatched and not yet answered (nor cancelled)
+  std::vector<Command> log;   // every command the core emitted, in order (see Sent)
+  std::vector<Sent> sent_log;  // every dispatch, in order
 
   void advance_s(double seconds) { now += seconds_to_us(seconds); }
 
@@ -233,15 +258,15 @@ class Driver {
   }
 
   // The pending dispatch with this key, if any.
-  std::optional<DispatchCommand> pending_with(const std::string& key) const {
+  std::optional<Sent> pending_with(const std::string& key) const {
     for (const auto& d : pending)
       if (key_of(d.assignment) == key) return d;
     return std::nullopt;
   }
   // Removes a pending dispatch without answering it (the agent went silent).
-  DispatchCommand drop(const std::string& key) {
+  Sent drop(const std::string& key) {
     auto it = find(key);
-    DispatchCommand d = *it;
+    Sent d = *it;
     pending.erase(it);
     return d;
   }
@@ -250,11 +275,11 @@ class Driver {
     return answer_dispatch(drop(key));
   }
   std::vector<Command> answer_index(std::size_t index) {
-    DispatchCommand d = pending.at(index);
+    Sent d = pending.at(index);
     pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(index));
     return answer_dispatch(d);
   }
-  std::vector<Command> answer_dispatch(const DispatchCommand& d) {
+  std::vector<Command> answer_dispatch(const Sent& d) {
     return send(d.agent_id, answer_for(rules, d.assignment));
   }
   // Answers every pending dispatch that exists now (not those it causes), in dispatch order.
@@ -279,15 +304,20 @@ class Driver {
   std::function<bool(const TaskAssignment&)> held;
 
   // Every dispatch ever made, optionally only of one kind.
-  std::vector<DispatchCommand> dispatched() const { return only<DispatchCommand>(log); }
-  std::vector<DispatchCommand> dispatched(TaskKind kind) const { return dispatches_of(log, kind); }
+  const std::vector<Sent>& dispatched() const { return sent_log; }
+  std::vector<Sent> dispatched(TaskKind kind) const {
+    std::vector<Sent> out;
+    for (const auto& d : sent_log)
+      if (d.assignment.kind == kind) out.push_back(d);
+    return out;
+  }
 
   const GoalRecord& goal(std::uint32_t index) const { return core.ledger().goals().at(index); }
   const TaskCounters& counters() const { return core.ledger().counters(); }
 
  private:
-  std::vector<DispatchCommand>::iterator find(const std::string& key) {
-    auto it = std::find_if(pending.begin(), pending.end(), [&](const DispatchCommand& d) {
+  std::vector<Sent>::iterator find(const std::string& key) {
+    auto it = std::find_if(pending.begin(), pending.end(), [&](const Sent& d) {
       return key_of(d.assignment) == key;
     });
     if (it == pending.end()) {
@@ -297,14 +327,17 @@ class Driver {
     return it;
   }
 
-  std::vector<Command> take(std::vector<Command> commands) {
+  std::vector<Command> take(const std::vector<Command>& commands) {
     for (const auto& c : commands) {
       log.push_back(c);
-      if (const auto* d = std::get_if<DispatchCommand>(&c)) pending.push_back(*d);
+      if (const auto* d = std::get_if<DispatchCommand>(&c)) {
+        pending.push_back(sent(*d));
+        sent_log.push_back(sent(*d));
+      }
       if (const auto* k = std::get_if<CancelCommand>(&c)) {
         const std::string key = key_of(k->cancel);
         pending.erase(std::remove_if(pending.begin(), pending.end(),
-                                     [&](const DispatchCommand& d) {
+                                     [&](const Sent& d) {
                                        return d.agent_id == k->agent_id &&
                                               key_of(d.assignment) == key;
                                      }),

@@ -77,10 +77,10 @@ TEST(HubCore, ADispatchCarriesItsLeaseAndArmsTheDeadline) {
   auto out = d.start();
   auto dispatches = only<DispatchCommand>(out);
   ASSERT_EQ(dispatches.size(), 1u);
-  EXPECT_EQ(dispatches[0].assignment.lease_ms, 2500u);
+  EXPECT_EQ(dispatches[0].assignment->lease_ms, 2500u);
   const TaskRecord& task = d.core.ledger().task(*d.core.ledger().find_task("g1", "plan", 0));
   EXPECT_EQ(task.state, TaskState::leased);
-  EXPECT_EQ(task.agent_id, "planner-1");
+  EXPECT_EQ(name_of(d.core, task.agent), "planner-1");
   EXPECT_EQ(task.lease_deadline, seconds_to_us(12.5));
   EXPECT_EQ(task.lease_generation, 1u);
   EXPECT_EQ(task.dispatches, 1u);
@@ -114,14 +114,14 @@ TEST(HubCore, AnExpiredLeaseOffersTheTaskToAnotherAgentWithoutCancellingTheSlowH
   // The same attempt goes out again, to the other coder, under a new lease.
   auto again = only<DispatchCommand>(out);
   ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(key_of(again[0].assignment), "g1/s1#0");
+  EXPECT_EQ(key_of(*again[0].assignment), "g1/s1#0");
   EXPECT_EQ(again[0].agent_id, "coder-2");
   const TaskRecord& task = d.core.ledger().task(*d.core.ledger().find_task("g1", "s1", 0));
   EXPECT_EQ(task.state, TaskState::leased);
   EXPECT_EQ(task.lease_generation, 2u);
   EXPECT_EQ(task.dispatches, 2u);
   EXPECT_EQ(task.lease_deadline, seconds_to_us(60));
-  EXPECT_EQ(task.past_holders, (std::vector<std::string>{"coder-1"}));
+  EXPECT_EQ(names_of(d.core, task.past_holders), (std::vector<std::string>{"coder-1"}));
   EXPECT_EQ(d.counters().dispatched, 3u);  // plan, s1#0, s1#0 again
 }
 
@@ -161,15 +161,28 @@ TEST(HubCore, TheStaleLeaseOfAnEarlierDispatchDoesNotExpireTheCurrentOne) {
   d.advance_s(10);
   auto out = d.leave("coder-1");  // requeued to coder-2, leased until t = 40
   EXPECT_EQ(only<DispatchCommand>(out).at(0).agent_id, "coder-2");
-  EXPECT_EQ(d.core.next_deadline(), seconds_to_us(30));  // the stale timer is still armed
-  d.advance_s(20);  // t = 30
+  // coder-1's lease ended with the requeue: the next deadline is coder-2's.
+  EXPECT_EQ(d.core.next_deadline(), seconds_to_us(40));
+  d.advance_s(20);  // t = 30: when coder-1's lease would have run out
   EXPECT_TRUE(d.tick().empty());
   EXPECT_EQ(d.counters().requeued, 1u);
   d.advance_s(10);  // t = 40: coder-2's own lease runs out
   out = d.tick();
   EXPECT_EQ(d.counters().requeued, 2u);
   const TaskRecord& task = d.core.ledger().task(*d.core.ledger().find_task("g1", "s1", 0));
-  EXPECT_EQ(task.past_holders, (std::vector<std::string>{"coder-1", "coder-2"}));
+  EXPECT_EQ(names_of(d.core, task.past_holders), (std::vector<std::string>{"coder-1", "coder-2"}));
+}
+
+TEST(HubCore, AnAnsweredTaskHoldsNoDeadline) {
+  Driver d = solving(make_scenario({make_goal("g1", 1)}));  // s1#0 leased until t = 30
+  EXPECT_EQ(d.core.next_deadline(), seconds_to_us(30));
+  d.advance_s(5);
+  d.answer("g1/s1#0");  // its review is leased until t = 35
+  EXPECT_EQ(d.core.next_deadline(), seconds_to_us(35));
+  d.advance_s(1);
+  d.answer("g1/s1/review#0");  // the goal ends: nothing is leased any more
+  EXPECT_TRUE(d.core.finished());
+  EXPECT_FALSE(d.core.next_deadline().has_value());
 }
 
 TEST(HubCore, NextDeadlineIsTheEarliestLeaseOrTheWallLimit) {
@@ -199,7 +212,7 @@ TEST(HubCore, AnAgentLeavingRequeuesItsTasksToAnotherAgent) {
   auto again = only<DispatchCommand>(out);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].agent_id, "coder-2");
-  EXPECT_EQ(key_of(again[0].assignment), "g1/s1#0");
+  EXPECT_EQ(key_of(*again[0].assignment), "g1/s1#0");
   EXPECT_EQ(d.counters().requeued, 1u);
   EXPECT_EQ(d.core.scheduler().present_agents("coder"), 1u);
 }
@@ -343,6 +356,26 @@ TEST(HubCore, AResultForAnUnknownKeyIsIgnored) {
   ASSERT_TRUE(d.run());
 }
 
+TEST(HubCore, AResultByTaskAndAgentIndexIsAcceptedOnlyFromTheHolder) {
+  Driver d = solving(make_scenario({make_goal("g1", 1)}));
+  d.join("coder-2", "coder");
+  const Ledger& ledger = d.core.ledger();
+  const TaskId s1 = *ledger.find_task("g1", "s1", 0);
+  const Sent held = d.pending_with("g1/s1#0").value();
+  const TaskOutcome answer = answer_for(d.rules, held.assignment);
+  const AgentIndex holder = *d.core.scheduler().index_of("coder-1");
+  const AgentIndex other = *d.core.scheduler().index_of("coder-2");
+  EXPECT_FALSE(acks(d.core.result_received(s1, other, answer, d.now)).at(0).accepted);
+  EXPECT_FALSE(acks(d.core.result_received(TaskId{99999}, holder, answer, d.now)).at(0).accepted);
+  EXPECT_FALSE(acks(d.core.result_received(s1, AgentIndex{777}, answer, d.now)).at(0).accepted);
+  EXPECT_EQ(d.counters().duplicates_ignored, 3u);
+  auto out = d.core.result_received(s1, holder, answer, d.now);
+  EXPECT_TRUE(acks(out).at(0).accepted);
+  EXPECT_EQ(acks(out).at(0).task_id, "s1");
+  EXPECT_EQ(ledger.task(s1).state, TaskState::done);
+  EXPECT_EQ(name_of(d.core, ledger.task(s1).agent), "coder-1");
+}
+
 TEST(HubCore, AResultFromAnAgentThatDoesNotHoldTheTaskIsRefused) {
   Driver d = solving(make_scenario({make_goal("g1", 1)}));
   d.join("coder-2", "coder");
@@ -350,7 +383,8 @@ TEST(HubCore, AResultFromAnAgentThatDoesNotHoldTheTaskIsRefused) {
   auto out = d.send("coder-2", answer_for(d.rules, held.assignment));
   EXPECT_FALSE(acks(out).at(0).accepted);
   EXPECT_EQ(d.counters().duplicates_ignored, 1u);
-  EXPECT_EQ(d.core.ledger().task(*d.core.ledger().find_task("g1", "s1", 0)).agent_id, "coder-1");
+  EXPECT_EQ(name_of(d.core, d.core.ledger().task(*d.core.ledger().find_task("g1", "s1", 0)).agent),
+            "coder-1");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -639,10 +673,11 @@ TEST(HubCore, LostAssignmentsDeparturesAndDuplicateResultsDoNotChangeTheOutcome)
 // ---------------------------------------------------------------------------------------------
 // The timeline: a span per dispatch, the task's answer, dispatch latency
 
-const DispatchSpan* span_of(const Ledger& ledger, const std::string& key, const std::string& agent) {
+const DispatchSpan* span_of(const HubCore& core, const std::string& key, const std::string& agent) {
+  const Ledger& ledger = core.ledger();
   for (const auto& span : ledger.spans()) {
     const auto& a = ledger.task(span.task).assignment;
-    if (key_of(a) == key && span.agent_id == agent) return &span;
+    if (key_of(a) == key && core.agent_id(span.agent) == agent) return &span;
   }
   return nullptr;
 }
@@ -666,22 +701,22 @@ TEST(HubCore, EveryDispatchIsASpanThatEndsHowItsAgentsWorkEnded) {
   (void)backup;
 
   const Ledger& ledger = d.core.ledger();
-  const DispatchSpan* plan = span_of(ledger, "g1/plan#0", "planner-1");
+  const DispatchSpan* plan = span_of(d.core, "g1/plan#0", "planner-1");
   ASSERT_NE(plan, nullptr);
   EXPECT_EQ(plan->start, 0);
   EXPECT_EQ(plan->end, seconds_to_us(1));
   EXPECT_EQ(plan->how, SpanEnd::answered);
-  const DispatchSpan* first = span_of(ledger, "g1/s2#0", "coder-1");
+  const DispatchSpan* first = span_of(d.core, "g1/s2#0", "coder-1");
   ASSERT_NE(first, nullptr);
   EXPECT_EQ(first->start, seconds_to_us(1));
   EXPECT_EQ(first->end, seconds_to_us(33));
   EXPECT_EQ(first->how, SpanEnd::answered);
-  const DispatchSpan* second = span_of(ledger, "g1/s2#0", "coder-2");
+  const DispatchSpan* second = span_of(d.core, "g1/s2#0", "coder-2");
   ASSERT_NE(second, nullptr);
   EXPECT_EQ(second->start, seconds_to_us(31));
   EXPECT_EQ(second->end, seconds_to_us(33));
   EXPECT_EQ(second->how, SpanEnd::cancelled);
-  const DispatchSpan* other = span_of(ledger, "g1/s1#0", "coder-2");
+  const DispatchSpan* other = span_of(d.core, "g1/s1#0", "coder-2");
   ASSERT_NE(other, nullptr);
   EXPECT_EQ(other->how, SpanEnd::open);  // never answered in this test
   EXPECT_EQ(ledger.spans().size(), d.counters().dispatched);
@@ -699,7 +734,7 @@ TEST(HubCore, EveryDispatchIsASpanThatEndsHowItsAgentsWorkEnded) {
   d.advance_s(1);
   d.stop("interrupted");
   for (const auto& span : ledger.spans()) EXPECT_NE(span.how, SpanEnd::open);
-  EXPECT_EQ(span_of(ledger, "g1/s1#0", "coder-2")->end, seconds_to_us(34));
+  EXPECT_EQ(span_of(d.core, "g1/s1#0", "coder-2")->end, seconds_to_us(34));
   EXPECT_EQ(d.core.last_event_at(), seconds_to_us(34));
 }
 
@@ -711,9 +746,9 @@ TEST(HubCore, AnAgentThatLeavesLosesItsSpansAndReviewsSayWhatTheCriticDecided) {
   d.drop("g1/s1#0");  // coder-1 goes silent and then leaves
   d.leave("coder-1");
   const Ledger& ledger = d.core.ledger();
-  EXPECT_EQ(span_of(ledger, "g1/s1#0", "coder-1")->how, SpanEnd::lost);
+  EXPECT_EQ(span_of(d.core, "g1/s1#0", "coder-1")->how, SpanEnd::lost);
   ASSERT_TRUE(d.run());
-  EXPECT_EQ(span_of(ledger, "g1/s1#0", "coder-2")->how, SpanEnd::answered);
+  EXPECT_EQ(span_of(d.core, "g1/s1#0", "coder-2")->how, SpanEnd::answered);
   EXPECT_EQ(ledger.task(*ledger.find_task("g1", "s1/review", 0)).verdict, "accepted");
 }
 

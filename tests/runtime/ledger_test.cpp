@@ -57,7 +57,7 @@ TEST(Ledger, AddedTaskStartsQueuedWithItsGoalAndSubtask) {
   EXPECT_EQ(task.assignment.task_id, "s2");
   EXPECT_EQ(task.lease_generation, 0u);
   EXPECT_EQ(task.dispatches, 0u);
-  EXPECT_TRUE(task.agent_id.empty());
+  EXPECT_EQ(task.agent, kNoAgent);
 }
 
 TEST(Ledger, FindsATaskByGoalTaskAndAttempt) {
@@ -77,11 +77,13 @@ TEST(Ledger, FindsATaskByGoalTaskAndAttempt) {
 
 TEST(Ledger, KeysThatOnlyDifferInWhereTheSeparatorFallsAreDistinct) {
   // ("g1", "1s", 0) and ("g11", "s", 0) must not be confused, nor ("g", "s1", 10) / ("g", "s11", 0).
-  Ledger ledger(make_scenario({make_goal("g1", 1)}));
+  Ledger ledger(make_scenario({make_goal("g1", 1), make_goal("g11", 1), make_goal("g", 1)}));
   const TaskId a = ledger.add_task(assignment("g1", "1s", 0), 0, 0);
-  const TaskId b = ledger.add_task(assignment("g11", "s", 0), 0, 0);
-  const TaskId c = ledger.add_task(assignment("g", "s1", 10), 0, 0);
-  const TaskId d = ledger.add_task(assignment("g", "s11", 0), 0, 0);
+  const TaskId b = ledger.add_task(assignment("g11", "s", 0), 1, 0);
+  const TaskId c = ledger.add_task(assignment("g", "s1", 10), 2, 0);
+  const TaskId d = ledger.add_task(assignment("g", "s11", 0), 2, 0);
+  EXPECT_FALSE(ledger.find_task("g1", "s", 0).has_value());
+  EXPECT_FALSE(ledger.find_task("g", "s11", 10).has_value());
   EXPECT_EQ(ledger.find_task("g1", "1s", 0), a);
   EXPECT_EQ(ledger.find_task("g11", "s", 0), b);
   EXPECT_EQ(ledger.find_task("g", "s1", 10), c);

@@ -89,10 +89,15 @@ std::vector<JournalRecord> run_and_journal(const Scenario& scenario, HubCore& co
     line.field("n", static_cast<std::uint64_t>(records.size())).field("t_us", t);
     records.push_back({line.str()});
   };
-  std::deque<DispatchCommand> work;
-  auto take = [&](std::vector<Command> commands) {
-    for (auto& command : commands)
-      if (auto* dispatch = std::get_if<DispatchCommand>(&command)) work.push_back(*dispatch);
+  struct Work {
+    std::string agent_id;
+    roles::TaskAssignment assignment;  // as sent (the ledger's record changes once done)
+  };
+  std::deque<Work> work;
+  auto take = [&](const std::vector<Command>& commands) {
+    for (const auto& command : commands)
+      if (const auto* dispatch = std::get_if<DispatchCommand>(&command))
+        work.push_back({dispatch->agent_id, *dispatch->assignment});
   };
   std::map<std::string, std::unique_ptr<agents::SimBrain>> brains;
   for (const auto& entry : scenario.team) {
@@ -111,7 +116,7 @@ std::vector<JournalRecord> run_and_journal(const Scenario& scenario, HubCore& co
   take(core.start(t));
   int lost = 0;
   while (!work.empty() && !core.finished()) {
-    DispatchCommand next = work.front();
+    Work next = work.front();
     work.pop_front();
     t += 1000;
     if (lost++ == 5) {  // one agent leaves halfway: its tasks are requeued

@@ -93,7 +93,7 @@ TEST(TraceJson, HasATrackPerAgentAndACompleteEventPerSpanWithItsArgs) {
     const json& event = spans[i];
     const json& args = event["args"];
     EXPECT_EQ(event["pid"], 1);
-    EXPECT_EQ(event["tid"], tid_of.at(span.agent_id));
+    EXPECT_EQ(event["tid"], tid_of.at(d.core.agent_id(span.agent)));
     EXPECT_EQ(event["ts"], span.start - d.core.started_at());
     EXPECT_EQ(event["dur"], span.end - span.start);
     EXPECT_EQ(event["name"], kind_of(task) + " " + task.assignment.goal_id + "/" +
@@ -102,8 +102,8 @@ TEST(TraceJson, HasATrackPerAgentAndACompleteEventPerSpanWithItsArgs) {
     EXPECT_EQ(args["task"], task.assignment.task_id);
     EXPECT_EQ(args["attempt"], task.assignment.attempt);
     EXPECT_EQ(args["kind"], kind_of(task));
-    EXPECT_EQ(args["agent"], span.agent_id);
-    EXPECT_EQ(args["verdict"], task.verdict);
+    EXPECT_EQ(args["agent"], d.core.agent_id(span.agent));
+    EXPECT_EQ(args["verdict"], std::string(task.verdict));
     EXPECT_EQ(args["end"], span_end_name(span.how));
     const bool per_subtask = task.assignment.kind != TaskKind::plan;
     EXPECT_EQ(args["subtask"], per_subtask ? task.assignment.task_id.substr(0, 2) : "")
@@ -258,7 +258,7 @@ TEST(ReportHtml, CapsTheTimelineAndSaysWhatItLeftOut) {
       << by_rows;
   const std::set<std::string> shown = {"planner-1", "coder-1", "coder-2", "critic-1", "human-1"};
   std::size_t shown_spans = 0;
-  for (const auto& span : d.core.ledger().spans()) shown_spans += shown.count(span.agent_id);
+  for (const auto& span : d.core.ledger().spans()) shown_spans += shown.count(d.core.agent_id(span.agent));
   EXPECT_NE(by_rows.find("Not shown: 6 agents with " + std::to_string(spans - shown_spans) +
                          " dispatches"),
             std::string::npos);
@@ -299,13 +299,14 @@ TEST(ReportJson, ListsEveryDispatchedTaskAttemptAndTheApprovalMode) {
   ASSERT_GT(dispatched, 8u);
   std::uint64_t tokens_in = 0;
   for (const json& entry : attempts) {
-    auto id = ledger.find_task(entry["goal"], entry["task"], entry["attempt"]);
+    auto id = ledger.find_task(entry["goal"].get<std::string>(), entry["task"].get<std::string>(),
+                               entry["attempt"]);
     ASSERT_TRUE(id.has_value()) << entry.dump();
     const TaskRecord& task = ledger.task(*id);
     EXPECT_EQ(entry["kind"], kind_of(task));
     EXPECT_EQ(entry["state"], "done");
-    EXPECT_EQ(entry["agent"], task.agent_id);
-    EXPECT_EQ(entry["verdict"], task.verdict);
+    EXPECT_EQ(entry["agent"], d.core.agent_id(task.agent));
+    EXPECT_EQ(entry["verdict"], std::string(task.verdict));
     EXPECT_DOUBLE_EQ(entry["end_s"].get<double>(),
                      us_to_seconds(task.finished_at - d.core.started_at()));
     EXPECT_LE(entry["start_s"].get<double>(), entry["end_s"].get<double>());

@@ -12,7 +12,7 @@ using Keys = std::vector<std::string>;
 // Every key dispatched so far whose task id is `task_id`.
 Keys dispatched_with(const Driver& d, const std::string& task_id) {
   Keys found;
-  for (const auto& dispatch : only<DispatchCommand>(d.log))
+  for (const auto& dispatch : d.dispatched())
     if (dispatch.assignment.task_id == task_id) found.push_back(key_of(dispatch.assignment));
   return found;
 }
@@ -30,7 +30,7 @@ Rules chain_plan() {
 }
 
 // A coder's answer with one file named after its subtask.
-TaskOutcome answer_with_file(const DispatchCommand& dispatch, const std::string& path) {
+TaskOutcome answer_with_file(const Sent& dispatch, const std::string& path) {
   TaskOutcome outcome = answer_for(Rules{}, dispatch.assignment);
   outcome.candidate->files = {{path, "content of " + path}};
   return outcome;
@@ -43,7 +43,7 @@ TEST(WorkflowFiles, ASubtaskStartsOnlyWhenItsDependenciesResolvedAndSeesTheirFil
   auto out = d.answer("g1/plan#0");
   EXPECT_EQ(keys(dispatches_of(out, TaskKind::solve)), (Keys{"g1/parse#0"}));
 
-  const DispatchCommand parse = d.drop("g1/parse#0");
+  const Sent parse = d.drop("g1/parse#0");
   out = d.send(parse.agent_id, answer_with_file(parse, "parser.c"));
   EXPECT_TRUE(dispatches_of(out, TaskKind::solve).empty()) << "cli started before parse ended";
   out = d.answer("g1/parse/review#0");
@@ -106,7 +106,7 @@ TEST(WorkflowFiles, ACandidateWithFilesIsTestedAndTheTestIsTheJudgeOfRecord) {
   d.join_team();
   d.start();
   d.answer("g1/plan#0");
-  const DispatchCommand solve = d.drop("g1/s1#0");
+  const Sent solve = d.drop("g1/s1#0");
   auto out = d.send(solve.agent_id, answer_with_file(solve, "main.c"));
   auto verify = only<VerifyCommand>(out);
   ASSERT_EQ(verify.size(), 1u);
@@ -130,7 +130,7 @@ TEST(WorkflowFiles, ACandidateWithFilesIsTestedAndTheTestIsTheJudgeOfRecord) {
   EXPECT_NE(revision[0].assignment.feedback[0].find("undefined reference"), std::string::npos);
 
   // The revision passes its test and is accepted: its files join the workspace.
-  const DispatchCommand fixed = d.drop("g1/s1#1");
+  const Sent fixed = d.drop("g1/s1#1");
   d.send(fixed.agent_id, answer_with_file(fixed, "main.c"));
   d.answer("g1/s1/review#1");
   out = d.verified("g1", "s1", 1, true, "ok");

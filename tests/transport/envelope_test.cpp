@@ -419,6 +419,77 @@ TEST(EnvelopeCheckMap, ReportsLimits) {
   EXPECT_EQ(check_msgpack_map(std::string("\x80", 1)), MapCheck::ok);
 }
 
+// The walk that checks frames and bodies reads the bytes front to back and reports the first
+// problem it meets, as msgpack-c's parser did before it: what comes first decides the reason.
+TEST(EnvelopeCheckMap, ReportsTheFirstProblemInByteOrder) {
+  std::string why;
+  // A map header past the limit is refused before its (absent) items could be found missing.
+  EXPECT_EQ(check_msgpack_map(std::string("\xde\x13\x88", 3), &why), MapCheck::over_limit);
+  EXPECT_EQ(why, "map of 5000 pairs exceeds the limit of 4096");
+  EXPECT_EQ(check_msgpack_map(std::string("\x81\xa1k\xdd\x00\x01\x11\x70", 8), &why),
+            MapCheck::over_limit);
+  EXPECT_EQ(why, "array of 70000 items exceeds the limit of 65536");
+  // Items announced within the limit but absent: truncated.
+  EXPECT_EQ(check_msgpack_map(std::string("\x81\xa1k\xdc\xff\xff", 6)), MapCheck::truncated);
+  // ...but a string whose payload is cut short is truncated, whatever size it announces.
+  EXPECT_EQ(check_msgpack_map(std::string("\x81\xa1k\xdb\x01\x00\x00\x00xy", 10)), MapCheck::truncated);
+  // An ext 32 announcing 0xffffffff bytes (plus its type byte) is truncated, not an exception.
+  EXPECT_EQ(check_msgpack_map(std::string("\x81\xa1k\xc9\xff\xff\xff\xff\x01", 9)), MapCheck::truncated);
+  expect_failure(std::string("\x95\x01\x05\xc9\xff\xff\xff\xff", 8), Reason::truncated);
+  // 0xc1 before a nesting problem: not msgpack; nesting before 0xc1: too deep.
+  EXPECT_EQ(check_msgpack_map(std::string("\x82\xa1k\xc1\xa1j", 6) + std::string(40, '\x91')),
+            MapCheck::not_msgpack);
+  EXPECT_EQ(check_msgpack_map(std::string(1, '\x81') + std::string("\xa1k", 2) +
+                              std::string(kMaxNestingDepth, '\x91') + "\xc1"),
+            MapCheck::too_deep);
+  // Every scalar form, in a map that is then cut one byte short at each length.
+  const std::string every = packed([](Packer& p) {
+    p.pack_map(13);
+    p.pack(std::string("nil")), p.pack_nil();
+    p.pack(std::string("t")), p.pack(true);
+    p.pack(std::string("u8")), p.pack_uint8(200);
+    p.pack(std::string("u64")), p.pack_uint64(1ull << 40);
+    p.pack(std::string("i8")), p.pack_int8(-100);
+    p.pack(std::string("i64")), p.pack_int64(-(1ll << 40));
+    p.pack(std::string("nfix")), p.pack_int8(-3);
+    p.pack(std::string("f32")), p.pack_float(1.5f);
+    p.pack(std::string("f64")), p.pack_double(2.25);
+    p.pack(std::string("s8")), p.pack(std::string(40, 's'));
+    p.pack(std::string("bin")), p.pack_bin(3), p.pack_bin_body("abc", 3);
+    p.pack(std::string("ext")), p.pack_ext(2, 7), p.pack_ext_body("xy", 2);
+    p.pack(std::string("fixext")), p.pack_ext(4, 9), p.pack_ext_body("abcd", 4);
+  });
+  EXPECT_EQ(check_msgpack_map(every), MapCheck::ok);
+  for (std::size_t n = 1; n < every.size(); ++n)
+    EXPECT_EQ(check_msgpack_map(std::string_view(every).substr(0, n)), MapCheck::truncated) << n;
+  EXPECT_EQ(check_msgpack_map(every + "\x01"), MapCheck::trailing_bytes);
+}
+
+// Frames are what msgpack-cxx's packer writes for the five elements: the shortest form of each
+// integer and of the sender's str header, whatever their size.
+TEST(EnvelopeCodec, FramesAreByteForByteWhatMsgpackCxxPacks) {
+  for (std::size_t sender_bytes : {0u, 1u, 31u, 32u, 255u, 256u}) {
+    for (std::uint64_t msg_id : {0ull, 127ull, 128ull, 65536ull, 4294967296ull, ~0ull}) {
+      for (const std::string& body : {std::string(), sample_body(), std::string(70000, '\x80')}) {
+        Envelope e;
+        e.kind = MessageKind::assign;
+        e.msg_id = msg_id;
+        e.sender = std::string(sender_bytes, 'a');
+        e.body = body;
+        const std::string expected = packed([&](Packer& p) {
+          p.pack_array(5);
+          p.pack_uint32(e.version);
+          p.pack_uint8(static_cast<std::uint8_t>(e.kind));
+          p.pack_uint64(e.msg_id);
+          p.pack(e.sender);
+          if (body.empty()) p.pack_map(0);
+        }) + body;
+        EXPECT_EQ(encode_envelope(e), expected) << sender_bytes << " " << msg_id << " " << body.size();
+      }
+    }
+  }
+}
+
 TEST(EnvelopeDecode, NeverCrashesOnMutatedFrames) {
   std::mt19937_64 rng(20240611);
   std::vector<std::string> seeds = {encode_envelope(sample_envelope()),

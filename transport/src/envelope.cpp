@@ -1,16 +1,19 @@
 // Envelope codec: [version, kind, msg_id, sender, body] as one msgpack array.
 //
-// Decoding never builds msgpack::object trees: each element is walked with a visitor that records
-// only what it needs (its type, an integer, a string view into the frame), so a hostile frame
-// cannot make us allocate (msgpack::unpack would reserve an array's slots from its header before
+// Decoding never builds msgpack::object trees: each element is walked by hand (probe_element),
+// recording only what it needs (its type, an integer, a string view into the frame), so a hostile
+// frame cannot make us allocate (msgpack::unpack would reserve an array's slots from its header before
 // the elements arrive). The same walk enforces the limits of envelope.h (container sizes on their
 // headers, string sizes, object count, nesting), so a body that passes can be unpacked by the
 // body decoders at a cost bounded by the limits. The body is returned as the raw bytes of the
 // fifth element.
 #include "cadre/transport/envelope.h"
+#include "cadre/transport/big_endian.h"
 
 #include <msgpack.hpp>
 
+#include <algorithm>
+#include <bit>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -29,82 +32,12 @@ struct ElementProbe {
   const char* str_data = nullptr;
   std::uint32_t str_size = 0;
 
-  bool parse_error_seen = false;
-  bool insufficient = false;
-  bool too_deep = false;
   // Set when a limit other than nesting was passed: which one, the size seen, the limit.
   const char* over_limit = nullptr;
   std::uint64_t over_size = 0;
   const char* over_unit = "";
   std::size_t over_max = 0;
 
-  std::size_t depth = 0;
-  // Objects in the element known so far: itself, plus every item announced by a container
-  // header (2 per map pair). Items are counted when announced, so a header that promises too
-  // many is refused before any item is read; the final value is the element's object count.
-  std::uint64_t objects = 1;
-
-  void top(Type t) {
-    if (depth == 0 && type == Type::none) type = t;
-  }
-  bool visit_nil() { top(Type::nil); return true; }
-  bool visit_boolean(bool) { top(Type::boolean); return true; }
-  bool visit_positive_integer(std::uint64_t v) {
-    if (depth == 0 && type == Type::none) uint_value = v;
-    top(Type::uint);
-    return true;
-  }
-  bool visit_negative_integer(std::int64_t) { top(Type::nint); return true; }
-  bool visit_float32(float) { top(Type::floating); return true; }
-  bool visit_float64(double) { top(Type::floating); return true; }
-  // Called only once the payload is in the buffer (a header alone reports insufficient bytes).
-  bool visit_str(const char* v, std::uint32_t size) {
-    if (depth == 0 && type == Type::none) {
-      str_data = v;
-      str_size = size;
-    }
-    top(Type::str);
-    return payload("string of", size);
-  }
-  bool visit_bin(const char*, std::uint32_t size) { top(Type::bin); return payload("bin of", size); }
-  bool visit_ext(const char*, std::uint32_t size) { top(Type::ext); return payload("ext of", size); }
-  // Called on the header, before any item.
-  bool start_array(std::uint32_t n) {
-    top(Type::array);
-    if (n > kMaxArrayItems) return refuse("array of", n, "items", kMaxArrayItems);
-    return enter() && announce(n);
-  }
-  bool start_array_item() { return true; }
-  bool end_array_item() { return true; }
-  bool end_array() { --depth; return true; }
-  bool start_map(std::uint32_t n) {
-    top(Type::map);
-    if (n > kMaxMapPairs) return refuse("map of", n, "pairs", kMaxMapPairs);
-    return enter() && announce(2 * static_cast<std::uint64_t>(n));
-  }
-  bool start_map_key() { return true; }
-  bool end_map_key() { return true; }
-  bool start_map_value() { return true; }
-  bool end_map_value() { return true; }
-  bool end_map() { --depth; return true; }
-  void parse_error(std::size_t, std::size_t) { parse_error_seen = true; }
-  void insufficient_bytes(std::size_t, std::size_t) { insufficient = true; }
-
-  // Each returns false to stop the parser.
-  bool enter() {
-    if (++depth > kMaxNestingDepth) {
-      too_deep = true;
-      return false;
-    }
-    return true;
-  }
-  bool announce(std::uint64_t items) {
-    objects += items;
-    return objects <= kMaxObjects || refuse("object tree of at least", objects, "objects", kMaxObjects);
-  }
-  bool payload(const char* what, std::uint32_t size) {
-    return size <= kMaxStringBytes || refuse(what, size, "bytes", kMaxStringBytes);
-  }
   bool refuse(const char* what, std::uint64_t size, const char* unit, std::size_t max) {
     over_limit = what;
     over_size = size;
@@ -120,6 +53,18 @@ struct ElementProbe {
   }
 };
 
+// A msgpack::packer stream that writes into a string sized ahead for everything written, so
+// each of the packer's small writes is an inlined copy (not a call to std::string::append).
+struct FrameSink {
+  std::string& out;
+  std::size_t used = 0;
+  void write(const char* data, std::size_t size) {
+    if (out.size() - used < size) out.resize(std::max(2 * out.size(), used + size));
+    std::memcpy(out.data() + used, data, size);
+    used += size;
+  }
+};
+
 DecodeFailure failure(DecodeFailure::Reason reason, std::string detail) {
   DecodeFailure f;
   f.reason = reason;
@@ -130,24 +75,133 @@ DecodeFailure failure(DecodeFailure::Reason reason, std::string detail) {
 // Walks one element starting at `offset`; on success advances `offset` past it. On failure
 // returns the reason (truncated / not_msgpack / bad_shape for excessive nesting / too_large for
 // any other limit, with probe.limit_detail() saying which).
+//
+// One pass over the bytes with a fixed stack of open containers: no allocation. It reports
+// exactly what msgpack-c's parser (msgpack::parse with a counting visitor, which this replaced)
+// reported, in the same order: the bytes are read front to back and the first problem found
+// stops the walk. A container's limits are checked on its header, before its items, in the
+// order items/pairs, nesting, object count; a str/bin/ext payload must be complete before its
+// size is held against kMaxStringBytes; an ext's size counts its type byte (so an ext 32 of
+// 0xffffffff bytes needs 2^32 more: truncated, as msgpack-c says on 64-bit hosts). 0xc1 is the
+// one byte that is not msgpack.
 std::optional<DecodeFailure::Reason> probe_element(std::string_view frame, std::size_t& offset,
                                                    ElementProbe& probe) {
-  if (offset >= frame.size()) return DecodeFailure::Reason::truncated;
-  std::size_t off = offset;
-  bool ok = msgpack::parse(frame.data(), frame.size(), off, probe);
-  if (probe.too_deep) return DecodeFailure::Reason::bad_shape;
-  if (probe.over_limit != nullptr) return DecodeFailure::Reason::too_large;
-  if (probe.parse_error_seen) return DecodeFailure::Reason::not_msgpack;
-  if (!ok || probe.insufficient) return DecodeFailure::Reason::truncated;
-  offset = off;
+  using Reason = DecodeFailure::Reason;
+  using Type = ElementProbe::Type;
+  if (offset >= frame.size()) return Reason::truncated;
+  const auto* const begin = reinterpret_cast<const unsigned char*>(frame.data());
+  const unsigned char* p = begin + offset;
+  const unsigned char* const end = begin + frame.size();
+  // Objects still to read in each open container (a map's pairs count twice).
+  std::uint32_t rest[kMaxNestingDepth];
+  std::size_t depth = 0;
+  // Objects in the element known so far: itself, plus every item announced by a container
+  // header (2 per map pair). Items are counted when announced, so a header that promises too
+  // many is refused before any item is read.
+  std::uint64_t objects = 1;
+  bool at_top = true;  // the next object read is the element itself
+
+  while (true) {
+    const bool is_top = at_top;
+    at_top = false;
+    const unsigned char lead = *p++;
+    Type type = Type::none;
+    std::uint64_t payload = 0;   // str/bin/ext bytes that follow the header
+    std::uint64_t items = 0;     // array items or map pairs
+    std::size_t width = 0;       // header bytes after the lead byte
+    if (lead <= 0x7f) {
+      type = Type::uint;
+      if (is_top) probe.uint_value = lead;
+    } else if (lead >= 0xe0) {
+      type = Type::nint;
+    } else if (lead <= 0x8f) {
+      type = Type::map;
+      items = lead & 0x0f;
+    } else if (lead <= 0x9f) {
+      type = Type::array;
+      items = lead & 0x0f;
+    } else if (lead <= 0xbf) {
+      type = Type::str;
+      payload = lead & 0x1f;
+    } else {
+      switch (lead) {
+        case 0xc0: type = Type::nil; break;
+        case 0xc2: case 0xc3: type = Type::boolean; break;
+        case 0xc4: case 0xc5: case 0xc6: type = Type::bin; width = std::size_t{1} << (lead - 0xc4); break;
+        case 0xc7: case 0xc8: case 0xc9: type = Type::ext; width = std::size_t{1} << (lead - 0xc7); break;
+        case 0xca: type = Type::floating; width = 4; break;
+        case 0xcb: type = Type::floating; width = 8; break;
+        case 0xcc: case 0xcd: case 0xce: case 0xcf: type = Type::uint; width = std::size_t{1} << (lead - 0xcc); break;
+        case 0xd0: case 0xd1: case 0xd2: case 0xd3: type = Type::nint; width = std::size_t{1} << (lead - 0xd0); break;
+        // fixext 1..16: the type byte and the data, which count as the ext's size.
+        case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+          type = Type::ext;
+          payload = 1 + (std::uint64_t{1} << (lead - 0xd4));
+          break;
+        case 0xd9: case 0xda: case 0xdb: type = Type::str; width = std::size_t{1} << (lead - 0xd9); break;
+        case 0xdc: case 0xdd: type = Type::array; width = lead == 0xdc ? 2 : 4; break;
+        case 0xde: case 0xdf: type = Type::map; width = lead == 0xde ? 2 : 4; break;
+        default: return Reason::not_msgpack;  // 0xc1
+      }
+    }
+    if (width > 0) {
+      if (static_cast<std::size_t>(end - p) < width) return Reason::truncated;
+      const std::uint64_t value = read_big_endian(p, width);
+      p += width;
+      switch (type) {
+        case Type::uint:
+          if (is_top) probe.uint_value = value;
+          break;
+        case Type::nint:
+        case Type::floating: break;
+        case Type::str:
+        case Type::bin: payload = value; break;
+        case Type::ext: payload = value + 1; break;  // the type byte
+        default: items = value; break;  // array, map
+      }
+    }
+    if (is_top) probe.type = type;
+    if (type == Type::str || type == Type::bin || type == Type::ext) {
+      if (static_cast<std::uint64_t>(end - p) < payload) return Reason::truncated;
+      if (is_top && type == Type::str) {
+        probe.str_data = reinterpret_cast<const char*>(p);
+        probe.str_size = static_cast<std::uint32_t>(payload);
+      }
+      if (payload > kMaxStringBytes) {
+        probe.refuse(type == Type::str ? "string of" : type == Type::bin ? "bin of" : "ext of",
+                     payload, "bytes", kMaxStringBytes);
+        return Reason::too_large;
+      }
+      p += payload;
+    } else if (type == Type::array || type == Type::map) {
+      const bool is_map = type == Type::map;
+      if (is_map ? items > kMaxMapPairs : items > kMaxArrayItems) {
+        probe.refuse(is_map ? "map of" : "array of", items, is_map ? "pairs" : "items",
+                     is_map ? kMaxMapPairs : kMaxArrayItems);
+        return Reason::too_large;
+      }
+      if (depth == kMaxNestingDepth) return Reason::bad_shape;
+      objects += is_map ? 2 * items : items;
+      if (objects > kMaxObjects) {
+        probe.refuse("object tree of at least", objects, "objects", kMaxObjects);
+        return Reason::too_large;
+      }
+      if (items > 0) {
+        rest[depth++] = static_cast<std::uint32_t>(is_map ? 2 * items : items);
+        if (p == end) return Reason::truncated;
+        continue;
+      }
+      // An empty container is complete at once.
+    }
+    // One object complete: close every container it completes.
+    while (depth > 0 && --rest[depth - 1] == 0) --depth;
+    if (depth == 0) break;
+    if (p == end) return Reason::truncated;
+  }
+  offset = static_cast<std::size_t>(p - begin);
   return std::nullopt;
 }
 
-std::uint64_t read_big_endian(const unsigned char* p, std::size_t n) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | p[i];
-  return v;
-}
 
 DecodeResult decode_unchecked(std::string_view frame) {
   using Reason = DecodeFailure::Reason;
@@ -316,8 +370,10 @@ const char* reason_name(DecodeFailure::Reason reason) {
 }
 
 std::string encode_envelope(const Envelope& envelope) {
-  msgpack::sbuffer buffer(64 + envelope.sender.size() + envelope.body.size());
-  msgpack::packer<msgpack::sbuffer> packer(buffer);
+  // The array header, version, kind, msg_id and the sender's str header take at most 23 bytes.
+  std::string frame(24 + envelope.sender.size() + std::max<std::size_t>(1, envelope.body.size()), '\0');
+  FrameSink sink{frame};
+  msgpack::packer<FrameSink> packer(sink);
   packer.pack_array(5);
   packer.pack_uint32(envelope.version);
   packer.pack_uint8(static_cast<std::uint8_t>(envelope.kind));
@@ -326,9 +382,10 @@ std::string encode_envelope(const Envelope& envelope) {
   if (envelope.body.empty()) {
     packer.pack_map(0);
   } else {
-    buffer.write(envelope.body.data(), envelope.body.size());
+    sink.write(envelope.body.data(), envelope.body.size());
   }
-  return std::string(buffer.data(), buffer.size());
+  frame.resize(sink.used);
+  return frame;
 }
 
 DecodeResult decode_envelope(std::string_view frame) {

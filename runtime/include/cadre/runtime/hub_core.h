@@ -21,9 +21,14 @@
 
 namespace cadre::runtime {
 
+// Send `assignment` to the agent. The assignment is the ledger's own record (not a copy): it
+// lives as long as the core, and once the task is done the ledger drops the fields only its
+// dispatch needed, so execute the command before the core's next event.
 struct DispatchCommand {
   std::string agent_id;
-  roles::TaskAssignment assignment;
+  AgentIndex agent = kNoAgent;
+  TaskId task = 0;
+  const roles::TaskAssignment* assignment = nullptr;
 };
 struct CancelCommand {
   std::string agent_id;
@@ -69,29 +74,35 @@ struct AgentJoin {
 // answering `cadre inbox`; the live hub joins it to the core as this agent.
 inline constexpr const char* kInboxAgentId = "inbox";
 
+// Every event returns the commands it caused in the core's own vector: the caller may move
+// from it, and it is valid until the core's next event (reusing it saves an allocation per event).
 class HubCore {
  public:
   explicit HubCore(const Scenario& scenario);
 
   // Submits every goal of the scenario. Call once, first.
-  std::vector<Command> start(TimeUs now);
-  std::vector<Command> agent_joined(const AgentJoin& join, TimeUs now);
-  std::vector<Command> agent_left(const std::string& agent_id, TimeUs now);
+  std::vector<Command>& start(TimeUs now);
+  std::vector<Command>& agent_joined(const AgentJoin& join, TimeUs now);
+  std::vector<Command>& agent_left(const std::string& agent_id, TimeUs now);
   // A RESULT from `agent_id`. Always answers with an AckCommand: accepted when it is the first
   // result for its key from an agent that was given the task (the holder or a past holder);
   // otherwise ignored and counted in duplicates_ignored.
-  std::vector<Command> result_received(const std::string& agent_id,
-                                       const roles::TaskOutcome& outcome, TimeUs now);
+  std::vector<Command>& result_received(const std::string& agent_id,
+                                        const roles::TaskOutcome& outcome, TimeUs now);
+  // The same for a shell that knows which dispatch the result answers (the simulator): `task`
+  // and `agent` are a DispatchCommand's, and `outcome` carries that task's key.
+  std::vector<Command>& result_received(TaskId task, AgentIndex agent,
+                                        const roles::TaskOutcome& outcome, TimeUs now);
   // The verdict of a VerifyCommand. `output` is the tail of what the command printed.
-  std::vector<Command> verify_finished(const std::string& goal_id, const std::string& subtask_id,
+  std::vector<Command>& verify_finished(const std::string& goal_id, const std::string& subtask_id,
                                        std::uint32_t attempt, bool passed,
                                        const std::string& output, TimeUs now);
   // Expires due leases — each such task is offered again, to another agent when one is free,
   // while the slow holder may still answer — and applies the wall-time limit.
-  std::vector<Command> tick(TimeUs now);
+  std::vector<Command>& tick(TimeUs now);
 
   // Ends the run now: open goals fail with `reason`, held tasks are cancelled.
-  std::vector<Command> stop(const std::string& reason, TimeUs now);
+  std::vector<Command>& stop(const std::string& reason, TimeUs now);
 
   // When tick() next has something to do, if ever.
   std::optional<TimeUs> next_deadline() const;
@@ -108,12 +119,20 @@ class HubCore {
 
   const Ledger& ledger() const { return ledger_; }
   const Scheduler& scheduler() const { return scheduler_; }
+  // The id of the agent at `index` (spans, tasks and placements name agents by index).
+  const std::string& agent_id(AgentIndex index) const { return scheduler_.agent(index).id; }
 
  private:
-  void apply(const WorkflowStep& step, TimeUs now);
+  void accept_result(TaskId task, AgentIndex agent, const roles::TaskOutcome& outcome,
+                     TimeUs now);
+  void ignore_result(const std::string& agent_id, const roles::TaskOutcome& outcome);
+  // stop() without clearing the commands gathered so far.
+  void stop_into(const std::string& reason, TimeUs now);
+  // Carries out step_ (filled by the workflow since it was last cleared).
+  void apply(TimeUs now);
   // Puts a task back in its queue; `avoid_agent` (the holder whose lease expired) gets it back
   // only when no other agent of the role is free.
-  void requeue(TaskId task, const std::string& avoid_agent = {});
+  void requeue(TaskId task, AgentIndex avoid_agent = kNoAgent);
   void place(TimeUs now);
   void check_limits(TimeUs now);
   void finish_run(const std::string& reason);
@@ -126,6 +145,8 @@ class HubCore {
   Workflow workflow_;
   Scheduler scheduler_;
   std::vector<Command> out_;
+  std::vector<Placement> placements_;  // scratch for place()
+  WorkflowStep step_;                  // scratch for the workflow's transitions
   TimeUs lease_us_;
   TimeUs started_at_ = 0;
   TimeUs last_event_at_ = 0;

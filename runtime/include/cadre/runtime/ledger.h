@@ -11,7 +11,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "cadre/roles/messages.h"
@@ -29,6 +28,11 @@ enum class SubtaskState { waiting, solving, escalated, resolved, resolved_by_hum
 
 // Index of a task in the ledger; stable for the whole run.
 using TaskId = std::uint32_t;
+// Index of an agent in Scheduler::agents(); stable for the whole run (a rejoining agent keeps
+// it). The ledger records who did what by index; HubCore::agent_id names it.
+using AgentIndex = std::uint32_t;
+inline constexpr AgentIndex kNoAgent = UINT32_MAX;
+inline constexpr std::uint32_t kNoSpan = UINT32_MAX;
 
 // The key of a task attempt on the wire: (goal, task, attempt).
 struct TaskKey {
@@ -39,21 +43,25 @@ struct TaskKey {
   std::string to_string() const;
 };
 
-enum class TaskState { queued, leased, done, cancelled };
+enum class TaskState : std::uint8_t { queued, leased, done, cancelled };
 
+// The fields read on every event come first, the assignment (large, read on dispatch) last: a
+// result touches few cache lines of a task last seen long ago.
 struct TaskRecord {
-  roles::TaskAssignment assignment;  // what is sent on dispatch (lease_ms filled then)
   std::uint32_t goal_index = 0;
   std::uint32_t subtask_index = 0;  // for solve/review/resolve
   TaskState state = TaskState::queued;
-  std::string agent_id;             // the lease holder while leased; the answerer when done
+  AgentIndex agent = kNoAgent;  // the lease holder while leased; the answerer when done
   // Agents that held the task before and may still be working on it (lease expired, or they
   // left and may come back with the result). Their result is as good as the holder's.
-  std::vector<std::string> past_holders;
+  std::vector<AgentIndex> past_holders;
   std::uint64_t lease_generation = 0;  // bumped on every dispatch; stale lease timers ignore it
   TimeUs leased_at = 0;
   TimeUs lease_deadline = 0;
   std::uint32_t dispatches = 0;
+  // This task's latest dispatch (index into Ledger::spans(), kNoSpan before the first); earlier
+  // ones follow DispatchSpan::previous. A task has a handful at most.
+  std::uint32_t last_span = kNoSpan;
   TimeUs queued_at = 0;  // when it last entered its role's queue (dispatch latency starts here)
   // Set when a result is accepted (state done): when, what it cost, and what it said.
   TimeUs finished_at = -1;
@@ -61,10 +69,9 @@ struct TaskRecord {
   std::uint64_t tokens_out = 0;
   double usd = 0.0;
   // A word for the answer: planned | candidate | accepted | rejected | resolved | approved |
-  // answered | error (the brain failed). Empty until done.
-  std::string verdict;
-  // Indices into Ledger::spans() of this task's dispatches still open (at most one per agent).
-  std::vector<std::uint32_t> open_spans;
+  // answered | error (the brain failed). Empty until done. (A static string.)
+  std::string_view verdict;
+  roles::TaskAssignment assignment;  // what is sent on dispatch (lease_ms filled then)
 };
 
 // How one dispatch (one agent working on one task attempt) ended.
@@ -80,9 +87,10 @@ const char* span_end_name(SpanEnd how);
 // A task attempt has one span per agent it was given to (more than one after a lease expired).
 struct DispatchSpan {
   TaskId task = 0;
-  std::string agent_id;
+  AgentIndex agent = kNoAgent;
   TimeUs start = 0;
   TimeUs end = -1;  // -1 while open
+  std::uint32_t previous = kNoSpan;  // the same task's dispatch before this one
   SpanEnd how = SpanEnd::open;
 };
 
@@ -164,14 +172,17 @@ class Ledger {
   const std::vector<GoalRecord>& goals() const { return goals_; }
   GoalRecord& goal(std::uint32_t index) { return goals_[index]; }
 
-  // Adds a task in state queued. Precondition: no task with the same key exists.
+  // Adds a task in state queued. Preconditions: assignment.goal_id is the id of the goal at
+  // `goal_index`, and no task with the same key exists.
   TaskId add_task(roles::TaskAssignment assignment, std::uint32_t goal_index,
                   std::uint32_t subtask_index);
   TaskRecord& task(TaskId id) { return tasks_[id]; }
   const TaskRecord& task(TaskId id) const { return tasks_[id]; }
   std::size_t task_count() const { return tasks_.size(); }
-  std::optional<TaskId> find_task(const std::string& goal_id, const std::string& task_id,
+  std::optional<TaskId> find_task(std::string_view goal_id, std::string_view task_id,
                                   std::uint32_t attempt) const;
+  // The index of the goal with this id.
+  std::optional<std::uint32_t> find_goal(std::string_view goal_id) const;
 
   // Charges an accepted result's tokens (priced by its model) to its goal and the run; returns
   // the price in USD (0 when the model has no price).
@@ -189,10 +200,12 @@ class Ledger {
 
   // Every dispatch of the run, in dispatch order.
   const std::vector<DispatchSpan>& spans() const { return spans_; }
-  // Opens a span for `agent_id` working on `task` from `now`.
-  void open_span(TaskId task, const std::string& agent_id, TimeUs now);
-  // Closes `agent_id`'s open span on `task`, if any.
-  void close_span(TaskId task, const std::string& agent_id, SpanEnd how, TimeUs now);
+  // Opens a span for `agent` working on `task` from `now`.
+  void open_span(TaskId task, AgentIndex agent, TimeUs now);
+  // Closes `agent`'s open span on `task`, if any.
+  void close_span(TaskId task, AgentIndex agent, SpanEnd how, TimeUs now);
+  // Closes every span of `task` still open.
+  void close_open_spans(TaskId task, SpanEnd how, TimeUs now);
 
   LatencyHistogram& dispatch_latency() { return dispatch_latency_; }
   const LatencyHistogram& dispatch_latency() const { return dispatch_latency_; }
@@ -202,30 +215,23 @@ class Ledger {
   void finish_goal(std::uint32_t goal_index, GoalOutcome outcome, TimeUs now, std::string reason);
 
  private:
-  // Task keys are stored as "goal\x1ftask\x1fattempt" and looked up from their parts without
-  // building that string (a lookup per RESULT: no allocation on the hot path).
-  struct KeyParts {
-    std::string_view goal, task;
+  // Tasks are found by key through their goal: the goal's id leads to its list of tasks, which
+  // is scanned newest first comparing the attempt and a hash of the task id before the id itself
+  // (a goal holds tens of tasks; a lookup per RESULT builds no string and allocates nothing).
+  struct GoalTaskEntry {
     std::uint32_t attempt;
+    std::uint32_t task_id_hash;
+    TaskId id;
   };
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view key) const;
-    std::size_t operator()(const KeyParts& key) const;
-  };
-  struct KeyEqual {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-    bool operator()(const KeyParts& parts, std::string_view key) const;
-    bool operator()(std::string_view key, const KeyParts& parts) const { return (*this)(parts, key); }
-  };
-  static std::string key_string(const std::string& goal_id, const std::string& task_id,
-                                std::uint32_t attempt);
+  static std::uint32_t task_id_hash(std::string_view task_id);
 
   Scenario scenario_;
   std::vector<GoalRecord> goals_;
   std::deque<TaskRecord> tasks_;  // a deque: growing never copies the tasks already held
-  std::unordered_map<std::string, TaskId, KeyHash, KeyEqual> task_by_key_;
+  // Goals by id: open addressing over a power-of-two table of goal index + 1 (0: empty), probed
+  // linearly from the id's hash. One slot read and one id compare per lookup, no node chasing.
+  std::vector<std::uint32_t> goal_slots_;
+  std::vector<std::vector<GoalTaskEntry>> tasks_of_goal_;
   std::uint64_t tokens_in_ = 0;
   std::uint64_t tokens_out_ = 0;
   double usd_ = 0.0;

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -68,13 +67,15 @@ class SimRun {
 
  private:
   enum class EventKind : std::uint8_t { answer, agent_detected_gone, agent_restarted };
+  // Events are small (the heap moves them); an answer's outcome waits in outcomes_.
   struct Event {
     TimeUs due;
     std::uint64_t seq;
     EventKind kind;
     std::uint32_t agent;
     std::uint32_t epoch;  // the agent's life this event belongs to; stale lives are ignored
-    roles::TaskOutcome outcome;
+    TaskId task = 0;      // answer: the dispatch it answers
+    std::uint32_t outcome = 0;  // answer: its slot in outcomes_
   };
   struct LaterFirst {
     bool operator()(const Event& a, const Event& b) const {
@@ -82,8 +83,10 @@ class SimRun {
     }
   };
 
-  void execute(std::vector<Command> commands, TimeUs now);
+  void execute(std::vector<Command>& commands, TimeUs now);
   void push(Event event);
+  std::uint32_t keep_outcome(roles::TaskOutcome outcome);
+  void join(std::uint32_t agent, TimeUs now);
   void dispatch(const DispatchCommand& dispatch, TimeUs now);
   // Uniform [0, 1) from the fault generator (splitmix64 over the scenario seed).
   double fault_draw();
@@ -97,7 +100,10 @@ class SimRun {
   std::vector<Event> queue_;  // a heap ordered by LaterFirst
   std::deque<VerifyCommand> pending_verifications_;
   std::string scratch_root_;
-  std::unordered_map<std::string, std::uint32_t> agent_index_;
+  std::vector<roles::TaskOutcome> outcomes_;  // answers in flight, by slot
+  std::vector<std::uint32_t> free_outcomes_;  // slots to reuse
+  std::vector<std::uint32_t> sim_agent_of_;   // per core AgentIndex: the index in agents_
+  std::vector<AgentIndex> core_agent_of_;     // per index in agents_: the core's AgentIndex
   std::vector<std::uint32_t> epoch_;  // per agent: bumped on every crash
   std::vector<bool> down_;            // per agent: crashed and not yet restarted
   std::uint64_t fault_state_;

@@ -38,28 +38,38 @@ struct WorkspaceUpdate {
   std::vector<roles::FileEdit> files;
 };
 
+// What a transition asks of the core. The core keeps one and clears it per event (its vectors keep
+// their capacity: no allocation per result).
 struct WorkflowStep {
   std::vector<TaskId> new_tasks;        // to enqueue
   std::vector<std::uint32_t> finished;  // goals that ended
   std::vector<VerifyRequest> verify;    // candidates to test
   std::vector<WorkspaceUpdate> workspace_updates;
+  void clear() {
+    new_tasks.clear();
+    finished.clear();
+    verify.clear();
+    workspace_updates.clear();
+  }
 };
 
 class Workflow {
  public:
   explicit Workflow(Ledger& ledger);
 
+  // Each transition appends what it asks of the core to `step`.
+
   // Creates the goal's plan task.
-  WorkflowStep start_goal(std::uint32_t goal_index);
+  void start_goal(std::uint32_t goal_index, WorkflowStep& step);
 
   // Applies an accepted result to the ledger (the task is already marked done and charged).
-  WorkflowStep on_result(TaskId task, const roles::TaskOutcome& outcome, TimeUs now);
+  void on_result(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
 
   // Applies the verify command's verdict on a candidate. Ignored for a candidate that is not
   // waiting for one (e.g. its round already ended).
-  WorkflowStep on_verified(std::uint32_t goal_index, const std::string& subtask_id,
-                           std::uint32_t attempt, bool passed, const std::string& output,
-                           TimeUs now);
+  void on_verified(std::uint32_t goal_index, const std::string& subtask_id,
+                   std::uint32_t attempt, bool passed, const std::string& output, TimeUs now,
+                   WorkflowStep& step);
 
   // Attempts of a plan before the goal fails.
   static constexpr std::uint32_t kMaxPlanAttempts = 3;
