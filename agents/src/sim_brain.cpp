@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <initializer_list>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -61,12 +62,19 @@ std::string_view subtask_of(std::string_view task_id) {
 
 // FNV state after (seed, goal, task key, attempt): every draw of one assignment shares this
 // prefix, so it is hashed once and each draw mixes only its purpose (the same value as sim_draw).
-std::uint64_t draw_prefix(std::uint64_t seed, std::string_view goal_id, std::string_view task_id,
+// The task key may come in pieces (a review's is "task|candidate"): hashed as their
+// concatenation, without building it.
+std::uint64_t draw_prefix(std::uint64_t seed, std::string_view goal_id,
+                          std::initializer_list<std::string_view> task_key,
                           std::uint32_t attempt) {
   std::uint64_t h = kFnvOffset;
   mix_int(h, seed, 8);
   mix_string(h, goal_id);
-  mix_string(h, task_id);
+  std::size_t key_size = 0;
+  for (std::string_view piece : task_key) key_size += piece.size();
+  mix_int(h, key_size, 8);
+  for (std::string_view piece : task_key)
+    for (char c : piece) mix_byte(h, static_cast<std::uint8_t>(c));
   mix_int(h, attempt, 4);
   return h;
 }
@@ -80,8 +88,8 @@ double draw_from(std::uint64_t prefix, std::string_view purpose) {
 // candidate; see SimBrain::answer).
 class Draws {
  public:
-  explicit Draws(const roles::TaskAssignment& task) : task_(task) { rekey(task.task_id); }
-  void rekey(std::string_view key) {
+  explicit Draws(const roles::TaskAssignment& task) : task_(task) { rekey({task.task_id}); }
+  void rekey(std::initializer_list<std::string_view> key) {
     prefix_ = draw_prefix(task_.seed, task_.goal_id, key, task_.attempt);
   }
   double operator()(std::string_view purpose) const { return draw_from(prefix_, purpose); }
@@ -178,7 +186,7 @@ std::string known_keys() {
 
 double sim_draw(std::uint64_t seed, std::string_view goal_id, std::string_view task_id,
                 std::uint32_t attempt, std::string_view purpose) {
-  return draw_from(draw_prefix(seed, goal_id, task_id, attempt), purpose);
+  return draw_from(draw_prefix(seed, goal_id, {task_id}, attempt), purpose);
 }
 
 double sim_coder_success_probability(const SimBrainParams& params, double difficulty,
@@ -265,7 +273,7 @@ BrainAnswer SimBrain::answer(const roles::TaskAssignment& task) {
       }
       // The candidate is part of the key, so that reviews of different candidates under the same
       // (task, attempt) are independent, and the same candidate always gets the same verdict.
-      draw.rekey(task.task_id + "|" + task.candidate->content);
+      draw.rekey({task.task_id, "|", task.candidate->content});
       const bool correct = *task.candidate->sim_correct;
       roles::Verdict verdict;
       verdict.accept = draw("accept") < (correct ? p.tpr : p.fpr);

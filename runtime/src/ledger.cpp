@@ -93,8 +93,9 @@ std::uint32_t Ledger::task_id_hash(std::string_view task_id) {
 TaskId Ledger::add_task(roles::TaskAssignment assignment, std::uint32_t goal_index,
                         std::uint32_t subtask_index) {
   const auto id = static_cast<TaskId>(tasks_.size());
-  tasks_of_goal_[goal_index].push_back(
-      GoalTaskEntry{assignment.attempt, task_id_hash(assignment.task_id), id});
+  auto& goal_tasks = tasks_of_goal_[goal_index];
+  if (goal_tasks.empty()) goal_tasks.reserve(16);  // a goal has tens of tasks: one allocation
+  goal_tasks.push_back(GoalTaskEntry{assignment.attempt, task_id_hash(assignment.task_id), id});
   TaskRecord& record = tasks_.emplace_back();
   record.assignment = std::move(assignment);
   record.goal_index = goal_index;
