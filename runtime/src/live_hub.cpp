@@ -180,6 +180,10 @@ struct LiveHub::Impl {
       Command command = std::move(pending.front());
       pending.pop_front();
       if (auto* dispatch = std::get_if<DispatchCommand>(&command)) {
+        // A dispatch overtaken before it left (its agent was dropped by an earlier command of
+        // the batch and the task requeued) is not sent: the task is no longer that agent's.
+        const TaskRecord& task = core.ledger().task(dispatch->task);
+        if (task.state != TaskState::leased || task.agent != dispatch->agent) continue;
         const auto& a = *dispatch->assignment;
         record(JsonLine()
                    .field("ev", "dispatch")
