@@ -17,7 +17,7 @@ std::uint64_t HubCore::priority_of(const TaskRecord& task) const {
 }
 
 std::vector<Command>& HubCore::start(TimeUs now) {
-  out_.clear();
+  begin_event();
   saw(now);
   if (started_) return out_;
   started_ = true;
@@ -33,7 +33,7 @@ std::vector<Command>& HubCore::start(TimeUs now) {
 }
 
 std::vector<Command>& HubCore::agent_joined(const AgentJoin& join, TimeUs now) {
-  out_.clear();
+  begin_event();
   saw(now);
   const std::vector<TaskId> lost =
       scheduler_.join(join.agent_id, join.role, join.model, join.capacity, join.pid);
@@ -48,7 +48,7 @@ std::vector<Command>& HubCore::agent_joined(const AgentJoin& join, TimeUs now) {
 }
 
 std::vector<Command>& HubCore::agent_left(const std::string& agent_id, TimeUs now) {
-  out_.clear();
+  begin_event();
   saw(now);
   const std::vector<TaskId> held = scheduler_.leave(agent_id);
   if (!held.empty()) {
@@ -84,7 +84,7 @@ bool may_answer(const TaskRecord& task, AgentIndex agent) {
 
 std::vector<Command>& HubCore::result_received(const std::string& agent_id,
                                                const roles::TaskOutcome& outcome, TimeUs now) {
-  out_.clear();
+  begin_event();
   saw(now);
   const auto id = ledger_.find_task(outcome.goal_id, outcome.task_id, outcome.attempt);
   const AgentIndex agent = scheduler_.index_of(agent_id).value_or(kNoAgent);
@@ -98,7 +98,7 @@ std::vector<Command>& HubCore::result_received(const std::string& agent_id,
 
 std::vector<Command>& HubCore::result_received(TaskId task, AgentIndex agent,
                                                const roles::TaskOutcome& outcome, TimeUs now) {
-  out_.clear();
+  begin_event();
   saw(now);
   const bool known_agent = agent < scheduler_.agents().size();
   if (task >= ledger_.task_count() || !known_agent || !may_answer(ledger_.task(task), agent)) {
@@ -133,10 +133,10 @@ void HubCore::accept_result(TaskId id, AgentIndex agent_index, const roles::Task
     const AgentRecord& record = scheduler_.agent(other);
     if (!record.present) return;
     ledger_.close_span(id, other, SpanEnd::cancelled, now);
-    out_.push_back(CancelCommand{record.id, roles::Cancel{task.assignment.goal_id,
-                                                          task.assignment.task_id,
-                                                          task.assignment.attempt,
-                                                          "answered by another agent"}});
+    out_.push_back(CancelCommand{
+        record.id, roles::Cancel{std::string(ledger_.goal_id_of(id)),
+                                 std::string(ledger_.task_id_of(id)), task.attempt,
+                                 "answered by another agent"}});
   };
   for (AgentIndex other : task.past_holders) cancel_other(other);
   if (task.state == TaskState::leased) cancel_other(task.agent);
@@ -157,23 +157,12 @@ void HubCore::accept_result(TaskId id, AgentIndex agent_index, const roles::Task
   step_.clear();
   workflow_.on_result(id, outcome, now, step_);
   apply(now);
-  // A done task is never sent again: drop what only its dispatch needed (the ledger keeps the
-  // key, the agent and the charges; candidates live in their subtask).
-  {
-    roles::TaskAssignment& sent = ledger_.task(id).assignment;
-    std::vector<roles::SubtaskPlan>().swap(sent.goal_subtasks);
-    std::vector<std::string>().swap(sent.feedback);
-    sent.candidate.reset();
-    std::string().swap(sent.instructions);
-    std::string().swap(sent.goal_title);
-    std::vector<roles::FileEdit>().swap(sent.workspace_files);
-  }
   check_limits(now);
   place(now);
 }
 
 std::vector<Command>& HubCore::tick(TimeUs now) {
-  out_.clear();
+  begin_event();
   saw(now);
   for (const auto& [id, generation] : scheduler_.expired(now)) {
     TaskRecord& task = ledger_.task(id);
@@ -191,7 +180,7 @@ std::vector<Command>& HubCore::tick(TimeUs now) {
 }
 
 std::vector<Command>& HubCore::stop(const std::string& reason, TimeUs now) {
-  out_.clear();
+  begin_event();
   saw(now);
   stop_into(reason, now);
   return out_;
@@ -209,9 +198,9 @@ void HubCore::stop_into(const std::string& reason, TimeUs now) {
       scheduler_.release(task.agent, id);
       ledger_.close_span(id, task.agent, SpanEnd::cancelled, now);
       out_.push_back(CancelCommand{scheduler_.agent(task.agent).id,
-                                   roles::Cancel{task.assignment.goal_id,
-                                                 task.assignment.task_id,
-                                                 task.assignment.attempt, reason}});
+                                   roles::Cancel{std::string(ledger_.goal_id_of(id)),
+                                                 std::string(ledger_.task_id_of(id)),
+                                                 task.attempt, reason}});
       task.state = TaskState::cancelled;
     }
     // Past holders of an expired lease may still be at work; their time ends here too.
@@ -239,7 +228,7 @@ std::optional<TimeUs> HubCore::next_deadline() const {
 std::vector<Command>& HubCore::verify_finished(const std::string& goal_id,
                                              const std::string& subtask_id, std::uint32_t attempt,
                                              bool passed, const std::string& output, TimeUs now) {
-  out_.clear();
+  begin_event();
   saw(now);
   if (finished_ || stopping_) return out_;
   if (const auto goal = ledger_.find_goal(goal_id)) {
@@ -264,7 +253,7 @@ void HubCore::apply(TimeUs now) {
   for (TaskId id : step.new_tasks) {
     TaskRecord& task = ledger_.task(id);
     task.queued_at = now;
-    scheduler_.enqueue(id, task.assignment.role, priority_of(task));
+    scheduler_.enqueue(id, role_of(task.kind), priority_of(task));
   }
   for (std::uint32_t goal : step.finished) out_.push_back(GoalFinishedCommand{goal});
   if (!step.finished.empty() && ledger_.open_goals() == 0) finish_run(kAllGoalsEnded);
@@ -277,7 +266,7 @@ void HubCore::requeue(TaskId id, AgentIndex avoid_agent) {
   task.agent = kNoAgent;
   scheduler_.disarm_lease(id);
   ++ledger_.counters().requeued;
-  scheduler_.enqueue(id, task.assignment.role, priority_of(task), avoid_agent);
+  scheduler_.enqueue(id, role_of(task.kind), priority_of(task), avoid_agent);
 }
 
 void HubCore::place(TimeUs now) {
@@ -294,20 +283,23 @@ void HubCore::place(TimeUs now) {
     task.leased_at = now;
     const bool leased = !holder.person;
     task.lease_deadline = leased ? now + lease_us_ : -1;
-    task.assignment.lease_ms = leased ? static_cast<std::uint32_t>(lease_us_ / 1000) : 0;
     ++ledger_.counters().dispatched;
     ledger_.dispatch_latency().observe(now - task.queued_at);
     ledger_.open_span(placement.task, placement.agent, now);
     GoalRecord& goal = ledger_.goal(task.goal_index);
     if (goal.first_dispatch_at < 0) goal.first_dispatch_at = now;
     if (leased) scheduler_.arm_lease(placement.task, task.lease_generation, task.lease_deadline);
-    out_.push_back(DispatchCommand{holder.id, placement.agent, placement.task, &task.assignment});
+    if (sent_used_ == sent_.size()) sent_.emplace_back();
+    roles::TaskAssignment& sent = sent_[sent_used_++];
+    fill_assignment(ledger_, placement.task, sent);
+    sent.lease_ms = leased ? static_cast<std::uint32_t>(lease_us_ / 1000) : 0;
+    out_.push_back(DispatchCommand{holder.id, placement.agent, placement.task, &sent});
   }
 }
 
 const char* HubCore::verdict_of(const TaskRecord& task, const roles::TaskOutcome& outcome) {
   if (!outcome.ok) return "error";
-  switch (task.assignment.kind) {
+  switch (task.kind) {
     case roles::TaskKind::plan: return "planned";
     case roles::TaskKind::solve: return "candidate";
     case roles::TaskKind::review:

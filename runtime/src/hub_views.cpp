@@ -81,8 +81,7 @@ std::string status_view(const HubCore& core, const std::map<std::string, TimeUs>
   for (const auto& agent : core.scheduler().agents()) {
     json tasks = json::array();
     for (TaskId id : agent.held) {
-      const auto& a = ledger.task(id).assignment;
-      tasks.push_back(TaskKey{a.goal_id, a.task_id, a.attempt}.to_string());
+      tasks.push_back(ledger.key_of(id).to_string());
     }
     leased += agent.held.size();
     json entry = {{"id", agent.id},
@@ -133,15 +132,14 @@ std::string inbox_view(const HubCore& core, bool has_inbox, TimeUs now) {
   json items = json::array();
   for (TaskId id : inbox_tasks(core)) {
     const TaskRecord& task = ledger.task(id);
-    const auto& a = task.assignment;
     const GoalRecord& goal = ledger.goals()[task.goal_index];
-    json item = {{"goal", a.goal_id},
+    json item = {{"goal", goal.spec.id},
                  {"goal_title", goal.spec.title},
-                 {"item", a.task_id},
-                 {"kind", roles::task_kind_name(a.kind)},
+                 {"item", ledger.task_id_of(id)},
+                 {"kind", roles::task_kind_name(task.kind)},
                  {"waiting_s", seconds3(std::max<TimeUs>(0, now - task.leased_at))}};
     json candidates = json::array();
-    if (a.kind == roles::TaskKind::resolve) {
+    if (task.kind == roles::TaskKind::resolve) {
       const SubtaskRecord& subtask = goal.subtasks[task.subtask_index];
       item["subtask"] = {{"id", subtask.plan.id},
                          {"title", subtask.plan.title},
@@ -164,7 +162,7 @@ std::string inbox_view(const HubCore& core, bool has_inbox, TimeUs now) {
         candidates.push_back(std::move(entry));
       }
       item["actions"] = {"accept CANDIDATE", "answer TEXT", "reject [REASON]"};
-    } else if (a.kind == roles::TaskKind::approve) {
+    } else if (task.kind == roles::TaskKind::approve) {
       json subtasks = json::array();
       for (const auto& subtask : goal.subtasks)
         subtasks.push_back({{"id", subtask.plan.id},
@@ -172,10 +170,12 @@ std::string inbox_view(const HubCore& core, bool has_inbox, TimeUs now) {
                             {"by", subtask.state == SubtaskState::resolved_by_human ? "human" : "team"}});
       item["subtasks"] = subtasks;
       item["cost_usd"] = goal.usd;
-      if (a.candidate)
+      roles::TaskAssignment sent;  // what the person was sent: the team's work
+      fill_assignment(ledger, id, sent);
+      if (sent.candidate)
         candidates.push_back({{"id", kTeamCandidateId},
-                              {"content", clipped(a.candidate->content)},
-                              {"files", files_of(a.candidate->files)}});
+                              {"content", clipped(sent.candidate->content)},
+                              {"files", files_of(sent.candidate->files)}});
       item["actions"] = {"accept team", "answer TEXT", "reject [REASON]"};
     }
     item["candidates"] = candidates;
@@ -196,12 +196,12 @@ Result<roles::TaskOutcome> inbox_decision(const HubCore& core, const roles::Deci
   std::vector<std::string> item_names;
   for (TaskId id : inbox_tasks(core)) {
     if (ledger.task(id).goal_index != goal->index) continue;
-    if (!decision.item.empty() && ledger.task(id).assignment.task_id != decision.item) continue;
+    if (!decision.item.empty() && ledger.task_id_of(id) != decision.item) continue;
     items.push_back(id);
   }
   for (TaskId id : inbox_tasks(core))
     if (ledger.task(id).goal_index == goal->index)
-      item_names.push_back(ledger.task(id).assignment.task_id);
+      item_names.emplace_back(ledger.task_id_of(id));
   if (items.empty()) {
     if (goal->outcome != GoalOutcome::none)
       return make_error("goal " + goal->spec.id + " has already ended (" +
@@ -215,7 +215,11 @@ Result<roles::TaskOutcome> inbox_decision(const HubCore& core, const roles::Deci
     return make_error("goal " + goal->spec.id + " has " + std::to_string(items.size()) +
                       " items waiting; name one with --item (" + join_words(item_names) + ")");
   const TaskRecord& task = ledger.task(items.front());
-  roles::TaskOutcome outcome = roles::outcome_for(task.assignment, "human");
+  roles::TaskOutcome outcome;
+  outcome.goal_id = goal->spec.id;
+  outcome.task_id = ledger.task_id_of(items.front());
+  outcome.attempt = task.attempt;
+  outcome.model = "human";
   outcome.brain_s = us_to_seconds(std::max<TimeUs>(0, now - task.leased_at));
   const std::string who = decision.by.empty() ? "a person" : decision.by;
 
@@ -232,7 +236,7 @@ Result<roles::TaskOutcome> inbox_decision(const HubCore& core, const roles::Deci
   if (decision.action != "accept")
     return make_error("unknown action '" + decision.action + "' (accept, answer or reject)");
 
-  if (task.assignment.kind == roles::TaskKind::approve) {
+  if (task.kind == roles::TaskKind::approve) {
     if (decision.candidate != kTeamCandidateId)
       return make_error("goal " + goal->spec.id + " awaits approval of the team's work: accept '" +
                         kTeamCandidateId + "', not '" + decision.candidate + "'");

@@ -90,17 +90,57 @@ std::uint32_t Ledger::task_id_hash(std::string_view task_id) {
   return h;
 }
 
-TaskId Ledger::add_task(roles::TaskAssignment assignment, std::uint32_t goal_index,
-                        std::uint32_t subtask_index) {
+const char* role_of(roles::TaskKind kind) {
+  switch (kind) {
+    case roles::TaskKind::plan: return "planner";
+    case roles::TaskKind::solve: return "coder";
+    case roles::TaskKind::review: return "critic";
+    case roles::TaskKind::resolve:
+    case roles::TaskKind::approve: return "human";
+  }
+  return "?";
+}
+
+std::uint32_t Ledger::add_subtask(std::uint32_t goal_index, SubtaskRecord subtask) {
+  subtask.review_task_id = subtask.plan.id + "/review";
+  subtask.resolve_task_id = subtask.plan.id + "/resolve";
+  auto& subtasks = goals_[goal_index].subtasks;
+  subtasks.push_back(std::move(subtask));
+  return static_cast<std::uint32_t>(subtasks.size() - 1);
+}
+
+TaskId Ledger::add_task(roles::TaskKind kind, std::uint32_t goal_index,
+                        std::uint32_t subtask_index, std::uint32_t attempt,
+                        std::uint32_t revision) {
   const auto id = static_cast<TaskId>(tasks_.size());
-  auto& goal_tasks = tasks_of_goal_[goal_index];
-  if (goal_tasks.empty()) goal_tasks.reserve(16);  // a goal has tens of tasks: one allocation
-  goal_tasks.push_back(GoalTaskEntry{assignment.attempt, task_id_hash(assignment.task_id), id});
   TaskRecord& record = tasks_.emplace_back();
-  record.assignment = std::move(assignment);
+  record.kind = kind;
   record.goal_index = goal_index;
   record.subtask_index = subtask_index;
+  record.attempt = attempt;
+  record.revision = revision;
+  auto& goal_tasks = tasks_of_goal_[goal_index];
+  if (goal_tasks.empty()) goal_tasks.reserve(16);  // a goal has tens of tasks: one allocation
+  goal_tasks.push_back(GoalTaskEntry{attempt, task_id_hash(task_id_of(id)), id});
   return id;
+}
+
+std::string_view Ledger::task_id_of(TaskId id) const {
+  const TaskRecord& task = tasks_[id];
+  switch (task.kind) {
+    case roles::TaskKind::plan: return "plan";
+    case roles::TaskKind::approve: return "approve";
+    case roles::TaskKind::solve: return goals_[task.goal_index].subtasks[task.subtask_index].plan.id;
+    case roles::TaskKind::review:
+      return goals_[task.goal_index].subtasks[task.subtask_index].review_task_id;
+    case roles::TaskKind::resolve:
+      return goals_[task.goal_index].subtasks[task.subtask_index].resolve_task_id;
+  }
+  return {};
+}
+
+TaskKey Ledger::key_of(TaskId id) const {
+  return TaskKey{std::string(goal_id_of(id)), std::string(task_id_of(id)), tasks_[id].attempt};
 }
 
 std::optional<std::uint32_t> Ledger::find_goal(std::string_view goal_id) const {
@@ -121,9 +161,15 @@ std::optional<TaskId> Ledger::find_task(std::string_view goal_id, std::string_vi
   const auto& entries = tasks_of_goal_[*goal];
   for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
     if (it->attempt != attempt || it->task_id_hash != hash) continue;
-    if (tasks_[it->id].assignment.task_id == task_id) return it->id;
+    if (task_id_of(it->id) == task_id) return it->id;
   }
   return std::nullopt;
+}
+
+bool Ledger::task_has_key(TaskId id, std::string_view goal_id, std::string_view task_id,
+                          std::uint32_t attempt) const {
+  if (id >= tasks_.size()) return false;
+  return tasks_[id].attempt == attempt && task_id_of(id) == task_id && goal_id_of(id) == goal_id;
 }
 
 double Ledger::charge(std::uint32_t goal_index, const roles::TaskOutcome& outcome) {

@@ -108,16 +108,15 @@ void write_task_attempts(report_text::ChunkedWriter& writer, const HubCore& core
   for (TaskId id = 0; id < ledger.task_count(); ++id) {
     const TaskRecord& task = ledger.task(id);
     if (task.dispatches == 0 && first_span[id] == kNone) continue;
-    const roles::TaskAssignment& a = task.assignment;
     out += first ? "\n    {\"goal\":" : ",\n    {\"goal\":";
     first = false;
-    append_json_string(out, a.goal_id);
+    append_json_string(out, ledger.goal_id_of(id));
     out += ",\"task\":";
-    append_json_string(out, a.task_id);
+    append_json_string(out, ledger.task_id_of(id));
     out += ",\"attempt\":";
-    append_int(out, a.attempt);
+    append_int(out, task.attempt);
     out += ",\"kind\":\"";
-    out += roles::task_kind_name(a.kind);
+    out += roles::task_kind_name(task.kind);
     out += "\",\"agent\":";
     // The answerer when done, else the latest holder.
     AgentIndex agent = task.agent;

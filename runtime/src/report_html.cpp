@@ -206,8 +206,9 @@ void cost_section(std::string& out, const HubCore& core, const RunFacts& facts,
   for (std::size_t id = 0; id < ledger.task_count(); ++id) {
     const TaskRecord& task = ledger.task(static_cast<TaskId>(id));
     if (task.state != TaskState::done) continue;
-    if (!roles.count(task.assignment.role)) order.push_back(task.assignment.role);
-    RoleCost& role = roles[task.assignment.role];
+    const char* role_name = role_of(task.kind);
+    if (!roles.count(role_name)) order.push_back(role_name);
+    RoleCost& role = roles[role_name];
     ++role.results;
     role.tokens_in += task.tokens_in;
     role.tokens_out += task.tokens_out;
@@ -361,7 +362,6 @@ void timeline_section(std::string& out, const HubCore& core, const HtmlLimits& l
   for (const Bar& bar : bars) {
     const DispatchSpan& span = *bar.span;
     const TaskRecord& task = ledger.task(span.task);
-    const roles::TaskAssignment& a = task.assignment;
     const double x0 = x_of(span.start), x1 = x_of(bar.end);
     // A bar longer than 3 px leaves a 1 px gap at its end, so back-to-back tasks stay apart.
     const double width = x1 - x0 > 3 ? x1 - x0 - 1 : std::max(1.0, x1 - x0);
@@ -370,14 +370,14 @@ void timeline_section(std::string& out, const HubCore& core, const HtmlLimits& l
     const bool answered = span.how == SpanEnd::answered;
     out += fmt("<rect class=\"span\" x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" fill=\"%s\"%s>"
                "<title>",
-               x0, y, width, h > 4 ? h - 1 : h, kind_colour(a.kind),
+               x0, y, width, h > 4 ? h - 1 : h, kind_colour(task.kind),
                answered ? "" : " fill-opacity=\"0.35\"");
     out += "goal ";
-    append_html(out, a.goal_id);
+    append_html(out, ledger.goal_id_of(span.task));
     out += " &#183; task ";
-    append_html(out, a.task_id);
-    out += fmt(" &#183; attempt %u &#183; %s &#183; verdict ", a.attempt,
-               roles::task_kind_name(a.kind));
+    append_html(out, ledger.task_id_of(span.task));
+    out += fmt(" &#183; attempt %u &#183; %s &#183; verdict ", task.attempt,
+               roles::task_kind_name(task.kind));
     append_html(out, task.verdict.empty() ? std::string_view("none") : task.verdict);
     out += " &#183; ";
     out += span_end_name(span.how);

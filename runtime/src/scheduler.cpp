@@ -1,6 +1,7 @@
 #include "cadre/runtime/scheduler.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace cadre::runtime {
 
@@ -242,7 +243,9 @@ void Scheduler::release(const std::string& agent_id, TaskId task) {
 void Scheduler::arm_lease(TaskId task, std::uint64_t generation, TimeUs deadline) {
   if (live_lease_.size() <= task) live_lease_.resize(static_cast<std::size_t>(task) + 1, 0);
   live_lease_[task] = generation;
-  leases_.push({deadline, task, generation});
+  auto at = leases_.end();
+  while (at != leases_.begin() && std::prev(at)->deadline > deadline) --at;
+  leases_.insert(at, Lease{deadline, task, generation});
   prune_leases();  // the task's earlier lease may have been the earliest
 }
 
@@ -253,15 +256,15 @@ void Scheduler::disarm_lease(TaskId task) {
 }
 
 void Scheduler::prune_leases() {
-  while (!leases_.empty() && live_lease_[leases_.top().task] != leases_.top().generation)
-    leases_.pop();
+  while (!leases_.empty() && live_lease_[leases_.front().task] != leases_.front().generation)
+    leases_.pop_front();
 }
 
 std::vector<std::pair<TaskId, std::uint64_t>> Scheduler::expired(TimeUs now) {
   std::vector<std::pair<TaskId, std::uint64_t>> due;
-  while (!leases_.empty() && leases_.top().deadline <= now) {
-    const Lease lease = leases_.top();
-    leases_.pop();
+  while (!leases_.empty() && leases_.front().deadline <= now) {
+    const Lease lease = leases_.front();
+    leases_.pop_front();
     if (live_lease_[lease.task] != lease.generation) continue;
     live_lease_[lease.task] = 0;
     due.emplace_back(lease.task, lease.generation);
@@ -272,7 +275,7 @@ std::vector<std::pair<TaskId, std::uint64_t>> Scheduler::expired(TimeUs now) {
 
 std::optional<TimeUs> Scheduler::next_lease_deadline() const {
   if (leases_.empty()) return std::nullopt;
-  return leases_.top().deadline;
+  return leases_.front().deadline;
 }
 
 std::size_t Scheduler::present_agents(const std::string& role) const {

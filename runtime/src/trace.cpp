@@ -19,7 +19,7 @@ using report_text::append_json_string;
 
 // The subtask a task works on: its id for solve/review/resolve, else "".
 std::string_view subtask_of(const Ledger& ledger, const TaskRecord& task) {
-  switch (task.assignment.kind) {
+  switch (task.kind) {
     case roles::TaskKind::solve:
     case roles::TaskKind::review:
     case roles::TaskKind::resolve: {
@@ -76,10 +76,11 @@ void write_trace_to(std::ostream& stream, const HubCore& core, const RunFacts& f
 
   const TimeUs origin = core.started_at();
   const TimeUs end_of_run = std::max(core.last_event_at(), origin);
+  std::string name;  // a span's name, reused
   for (const DispatchSpan& span : ledger.spans()) {
     const TaskRecord& task = ledger.task(span.task);
-    const roles::TaskAssignment& a = task.assignment;
-    const char* kind = roles::task_kind_name(a.kind);
+    const std::string_view task_id = ledger.task_id_of(span.task);
+    const char* kind = roles::task_kind_name(task.kind);
     const TimeUs start = std::max(span.start, origin);
     const TimeUs end = span.end >= 0 ? std::max(span.end, start) : std::max(end_of_run, start);
     const bool answered = span.how == SpanEnd::answered;
@@ -93,17 +94,18 @@ void write_trace_to(std::ostream& stream, const HubCore& core, const RunFacts& f
     out += ",\"cat\":\"";
     out += kind;
     out += "\",\"name\":";
-    append_json_string(out, std::string(kind) + " " + a.goal_id + "/" + a.task_id);
+    name.assign(kind).append(" ").append(ledger.goal_id_of(span.task)).append("/").append(task_id);
+    append_json_string(out, name);
     out += ",\"args\":{\"goal\":";
     out += goal_ids[task.goal_index];
     out += ",\"task\":";
-    append_json_string(out, a.task_id);
+    append_json_string(out, task_id);
     out += ",\"subtask\":";
     append_json_string(out, subtask_of(ledger, task));
     out += ",\"kind\":\"";
     out += kind;
     out += "\",\"attempt\":";
-    append_int(out, a.attempt);
+    append_int(out, task.attempt);
     out += ",\"agent\":";
     out += quoted_ids[span.agent];
     out += ",\"verdict\":";

@@ -73,41 +73,9 @@ std::vector<roles::FileEdit> as_files(const std::map<std::string, std::string>& 
 
 Workflow::Workflow(Ledger& ledger) : ledger_(ledger) {}
 
-roles::TaskAssignment Workflow::subtask_task(const GoalRecord& goal, const SubtaskRecord& subtask,
-                                             roles::TaskKind kind, const char* role,
-                                             std::string task_id, std::uint32_t attempt) const {
-  roles::TaskAssignment task;
-  task.goal_id = goal.spec.id;
-  task.task_id = std::move(task_id);
-  task.attempt = attempt;
-  task.kind = kind;
-  task.role = role;
-  task.seed = ledger_.scenario().seed;
-  task.revision = subtask.round;
-  task.difficulty = subtask.plan.difficulty;
-  task.goal_title = goal.spec.title;
-  task.instructions =
-      subtask.plan.instructions.empty() ? subtask.plan.title : subtask.plan.instructions;
-  task.workspace_files = as_files(goal.workspace);
-  return task;
-}
-
 TaskId Workflow::add_plan_task(std::uint32_t goal_index) {
   GoalRecord& goal = ledger_.goal(goal_index);
-  roles::TaskAssignment task;
-  task.goal_id = goal.spec.id;
-  task.task_id = kPlanTaskId;
-  task.attempt = goal.plan_attempts++;
-  task.kind = roles::TaskKind::plan;
-  task.role = "planner";
-  task.seed = ledger_.scenario().seed;
-  task.goal_title = goal.spec.title;
-  task.instructions = goal.spec.description;
-  for (std::size_t i = 0; i < goal.spec.subtasks.size(); ++i) {
-    const SubtaskSpec& spec = goal.spec.subtasks[i];
-    task.goal_subtasks.push_back({spec_subtask_id(i), spec.title, spec.title, spec.difficulty});
-  }
-  return ledger_.add_task(std::move(task), goal_index, 0);
+  return ledger_.add_task(roles::TaskKind::plan, goal_index, 0, goal.plan_attempts++);
 }
 
 void Workflow::start_goal(std::uint32_t goal_index, WorkflowStep& step) {
@@ -116,7 +84,7 @@ void Workflow::start_goal(std::uint32_t goal_index, WorkflowStep& step) {
 
 void Workflow::on_result(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
                          WorkflowStep& step) {
-  switch (ledger_.task(task).assignment.kind) {
+  switch (ledger_.task(task).kind) {
     case roles::TaskKind::plan: on_plan(task, outcome, now, step); break;
     case roles::TaskKind::solve: on_solve(task, outcome, now, step); break;
     case roles::TaskKind::review: on_review(task, outcome, now, step); break;
@@ -145,7 +113,7 @@ void Workflow::on_plan(TaskId task, const roles::TaskOutcome& outcome, TimeUs no
     SubtaskRecord subtask;
     subtask.plan = planned;
     subtask.state = planned.depends_on.empty() ? SubtaskState::solving : SubtaskState::waiting;
-    goal.subtasks.push_back(std::move(subtask));
+    ledger_.add_subtask(goal_index, std::move(subtask));
   }
   for (std::uint32_t i = 0; i < goal.subtasks.size(); ++i)
     if (goal.subtasks[i].state == SubtaskState::solving) start_subtask(goal_index, i, step);
@@ -170,12 +138,10 @@ void Workflow::start_round(std::uint32_t goal_index, std::uint32_t subtask_index
   const std::uint32_t samples = std::max<std::uint32_t>(1, ledger_.scenario().workflow.samples);
   subtask.round_candidates.clear();
   for (std::uint32_t i = 0; i < samples; ++i) {
-    roles::TaskAssignment task = subtask_task(goal, subtask, roles::TaskKind::solve, "coder",
-                                              subtask.plan.id, subtask.round * samples + i);
-    task.feedback = subtask.feedback;
     CandidateRecord candidate;
-    candidate.attempt = task.attempt;
-    candidate.solve_task = ledger_.add_task(std::move(task), goal_index, subtask_index);
+    candidate.attempt = subtask.round * samples + i;
+    candidate.solve_task = ledger_.add_task(roles::TaskKind::solve, goal_index, subtask_index,
+                                            candidate.attempt, subtask.round);
     step.new_tasks.push_back(candidate.solve_task);
     subtask.round_candidates.push_back(std::move(candidate));
     ++subtask.solve_attempts;
@@ -205,10 +171,8 @@ void Workflow::on_solve(TaskId task, const roles::TaskOutcome& outcome, TimeUs n
     for (const auto& file : outcome.candidate->files) tree[file.path] = file.content;
     step.verify.push_back({goal_index, subtask.plan.id, candidate->attempt, *spec, as_files(tree)});
   }
-  roles::TaskAssignment review = subtask_task(goal, subtask, roles::TaskKind::review, "critic",
-                                              subtask.plan.id + "/review", candidate->attempt);
-  review.candidate = outcome.candidate;
-  step.new_tasks.push_back(ledger_.add_task(std::move(review), goal_index, subtask_index));
+  step.new_tasks.push_back(ledger_.add_task(roles::TaskKind::review, goal_index, subtask_index,
+                                            candidate->attempt, subtask.round));
 }
 
 void Workflow::on_review(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
@@ -219,7 +183,7 @@ void Workflow::on_review(TaskId task, const roles::TaskOutcome& outcome, TimeUs 
   SubtaskRecord& subtask = ledger_.goal(goal_index).subtasks[subtask_index];
   auto candidate = std::find_if(
       subtask.round_candidates.begin(), subtask.round_candidates.end(),
-      [&](const CandidateRecord& c) { return c.attempt == record.assignment.attempt; });
+      [&](const CandidateRecord& c) { return c.attempt == record.attempt; });
   if (candidate == subtask.round_candidates.end() || candidate->finished) return;
   if (outcome.ok && outcome.verdict) {
     candidate->verdict = outcome.verdict;
@@ -294,10 +258,8 @@ void Workflow::maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtas
     return;
   }
   subtask.state = SubtaskState::escalated;
-  roles::TaskAssignment resolve = subtask_task(goal, subtask, roles::TaskKind::resolve, "human",
-                                               subtask.plan.id + "/resolve", 0);
-  resolve.feedback = subtask.feedback;
-  step.new_tasks.push_back(ledger_.add_task(std::move(resolve), goal_index, subtask_index));
+  step.new_tasks.push_back(ledger_.add_task(roles::TaskKind::resolve, goal_index, subtask_index,
+                                            0, subtask.round));
 }
 
 void Workflow::on_resolve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
@@ -382,7 +344,7 @@ void Workflow::maybe_finish_goal(std::uint32_t goal_index, TimeUs now, WorkflowS
       subtask.plan = {id, goal.spec.subtasks[i].title, goal.spec.subtasks[i].title,
                       goal.spec.subtasks[i].difficulty};
       subtask.discovered = true;
-      goal.subtasks.push_back(std::move(subtask));
+      ledger_.add_subtask(goal_index, std::move(subtask));
     }
     if (goal.subtasks.size() > first_new) {
       for (auto i = first_new; i < goal.subtasks.size(); ++i) start_subtask(goal_index, i, step);
@@ -414,35 +376,9 @@ GoalOutcome Workflow::outcome_of(const GoalRecord& goal) {
 }
 
 TaskId Workflow::add_approve_task(std::uint32_t goal_index) {
-  const GoalRecord& goal = ledger_.goal(goal_index);
-  roles::TaskAssignment task;
-  task.goal_id = goal.spec.id;
-  task.task_id = "approve";
-  task.attempt = 0;
-  task.kind = roles::TaskKind::approve;
-  task.role = "human";
-  task.seed = ledger_.scenario().seed;
-  task.goal_title = goal.spec.title;
-  task.instructions = goal.spec.description;
-  // The work to approve: every subtask's accepted answer, and the workspace's files. Its ground
-  // truth (sim) is known only when every part's is: wrong if any part is.
-  roles::Candidate work;
-  std::optional<bool> correct = true;
-  for (const auto& subtask : goal.subtasks) {
-    task.goal_subtasks.push_back(subtask.plan);
-    work.content += "## " + subtask.plan.id + " " + subtask.plan.title +
-                    (subtask.state == SubtaskState::resolved_by_human ? " (by a human)" : "") +
-                    "\n" + subtask.accepted_content + "\n";
-    if (!subtask.accepted_correct.has_value()) {
-      if (correct == true) correct.reset();
-    } else if (!*subtask.accepted_correct) {
-      correct = false;
-    }
-  }
-  work.sim_correct = correct;
-  work.files = as_files(goal.workspace);
-  task.candidate = std::move(work);
-  return ledger_.add_task(std::move(task), goal_index, 0);
+  // What the person sees (every subtask's accepted answer, the workspace) is built on dispatch
+  // (fill_assignment); the goal no longer changes while it waits.
+  return ledger_.add_task(roles::TaskKind::approve, goal_index, 0, 0);
 }
 
 void Workflow::on_approve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,

@@ -171,8 +171,8 @@ template <class T>
 std::size_t count_of(const std::vector<Command>& commands) {
   return only<T>(commands).size();
 }
-// A dispatch as its agent received it. A DispatchCommand points at the ledger's record, which
-// drops the dispatch-only fields once the task is done, so the driver copies what was sent.
+// A dispatch as its agent received it. A DispatchCommand points at the core's scratch assignment,
+// valid until the core's next event, so the driver copies what was sent.
 struct Sent {
   std::string agent_id;
   TaskAssignment assignment;
@@ -222,7 +222,9 @@ class Driver {
   Rules rules;
   TimeUs now = 0;
   std::vector<Sent> pending;  // dispatched and not yet answered (nor cancelled)
-  std::vector<Command> log;   // every command the core emitted, in order (see Sent)
+  // Every command the core emitted, in order. Its dispatches' assignments are stale once the next
+  // event ran: read what was sent from sent_log (dispatched()).
+  std::vector<Command> log;
   std::vector<Sent> sent_log;  // every dispatch, in order
 
   void advance_s(double seconds) { now += seconds_to_us(seconds); }

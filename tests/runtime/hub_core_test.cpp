@@ -676,8 +676,8 @@ TEST(HubCore, LostAssignmentsDeparturesAndDuplicateResultsDoNotChangeTheOutcome)
 const DispatchSpan* span_of(const HubCore& core, const std::string& key, const std::string& agent) {
   const Ledger& ledger = core.ledger();
   for (const auto& span : ledger.spans()) {
-    const auto& a = ledger.task(span.task).assignment;
-    if (key_of(a) == key && core.agent_id(span.agent) == agent) return &span;
+    if (ledger.key_of(span.task).to_string() == key && core.agent_id(span.agent) == agent)
+      return &span;
   }
   return nullptr;
 }

@@ -11,15 +11,11 @@ namespace {
 using coretest::make_goal;
 using coretest::make_scenario;
 
-roles::TaskAssignment assignment(const std::string& goal, const std::string& task,
-                                 std::uint32_t attempt, roles::TaskKind kind = roles::TaskKind::solve) {
-  roles::TaskAssignment a;
-  a.goal_id = goal;
-  a.task_id = task;
-  a.attempt = attempt;
-  a.kind = kind;
-  a.role = "coder";
-  return a;
+// Gives goal `goal_index` a subtask with id `id`; returns its index.
+std::uint32_t add_subtask(Ledger& ledger, std::uint32_t goal_index, const std::string& id) {
+  SubtaskRecord subtask;
+  subtask.plan.id = id;
+  return ledger.add_subtask(goal_index, std::move(subtask));
 }
 
 roles::TaskOutcome result(const std::string& model, std::uint64_t in, std::uint64_t out) {
@@ -48,13 +44,17 @@ TEST(Ledger, StartsWithEveryGoalOpenAndNothingSpent) {
 
 TEST(Ledger, AddedTaskStartsQueuedWithItsGoalAndSubtask) {
   Ledger ledger(make_scenario({make_goal("g1", 2)}));
-  const TaskId id = ledger.add_task(assignment("g1", "s2", 0), 0, 1);
+  add_subtask(ledger, 0, "s1");
+  const std::uint32_t s2 = add_subtask(ledger, 0, "s2");
+  const TaskId id = ledger.add_task(roles::TaskKind::solve, 0, s2, 0);
   EXPECT_EQ(ledger.task_count(), 1u);
   const TaskRecord& task = ledger.task(id);
   EXPECT_EQ(task.state, TaskState::queued);
   EXPECT_EQ(task.goal_index, 0u);
   EXPECT_EQ(task.subtask_index, 1u);
-  EXPECT_EQ(task.assignment.task_id, "s2");
+  EXPECT_EQ(ledger.task_id_of(id), "s2");
+  EXPECT_EQ(ledger.goal_id_of(id), "g1");
+  EXPECT_EQ(ledger.key_of(id).to_string(), "g1/s2#0");
   EXPECT_EQ(task.lease_generation, 0u);
   EXPECT_EQ(task.dispatches, 0u);
   EXPECT_EQ(task.agent, kNoAgent);
@@ -62,10 +62,14 @@ TEST(Ledger, AddedTaskStartsQueuedWithItsGoalAndSubtask) {
 
 TEST(Ledger, FindsATaskByGoalTaskAndAttempt) {
   Ledger ledger(make_scenario({make_goal("g1", 1), make_goal("g2", 1)}));
-  const TaskId a = ledger.add_task(assignment("g1", "s1", 0), 0, 0);
-  const TaskId b = ledger.add_task(assignment("g1", "s1", 1), 0, 0);
-  const TaskId c = ledger.add_task(assignment("g2", "s1", 0), 1, 0);
-  const TaskId d = ledger.add_task(assignment("g1", "s1/review", 0, roles::TaskKind::review), 0, 0);
+  add_subtask(ledger, 0, "s1");
+  add_subtask(ledger, 1, "s1");
+  const TaskId a = ledger.add_task(roles::TaskKind::solve, 0, 0, 0);
+  const TaskId b = ledger.add_task(roles::TaskKind::solve, 0, 0, 1);
+  const TaskId c = ledger.add_task(roles::TaskKind::solve, 1, 0, 0);
+  const TaskId d = ledger.add_task(roles::TaskKind::review, 0, 0, 0);
+  const TaskId p = ledger.add_task(roles::TaskKind::plan, 0, 0, 0);
+  EXPECT_EQ(ledger.find_task("g1", "plan", 0), p);
   EXPECT_EQ(ledger.find_task("g1", "s1", 0), a);
   EXPECT_EQ(ledger.find_task("g1", "s1", 1), b);
   EXPECT_EQ(ledger.find_task("g2", "s1", 0), c);
@@ -78,10 +82,14 @@ TEST(Ledger, FindsATaskByGoalTaskAndAttempt) {
 TEST(Ledger, KeysThatOnlyDifferInWhereTheSeparatorFallsAreDistinct) {
   // ("g1", "1s", 0) and ("g11", "s", 0) must not be confused, nor ("g", "s1", 10) / ("g", "s11", 0).
   Ledger ledger(make_scenario({make_goal("g1", 1), make_goal("g11", 1), make_goal("g", 1)}));
-  const TaskId a = ledger.add_task(assignment("g1", "1s", 0), 0, 0);
-  const TaskId b = ledger.add_task(assignment("g11", "s", 0), 1, 0);
-  const TaskId c = ledger.add_task(assignment("g", "s1", 10), 2, 0);
-  const TaskId d = ledger.add_task(assignment("g", "s11", 0), 2, 0);
+  add_subtask(ledger, 0, "1s");
+  add_subtask(ledger, 1, "s");
+  add_subtask(ledger, 2, "s1");
+  add_subtask(ledger, 2, "s11");
+  const TaskId a = ledger.add_task(roles::TaskKind::solve, 0, 0, 0);
+  const TaskId b = ledger.add_task(roles::TaskKind::solve, 1, 0, 0);
+  const TaskId c = ledger.add_task(roles::TaskKind::solve, 2, 0, 10);
+  const TaskId d = ledger.add_task(roles::TaskKind::solve, 2, 1, 0);
   EXPECT_FALSE(ledger.find_task("g1", "s", 0).has_value());
   EXPECT_FALSE(ledger.find_task("g", "s11", 10).has_value());
   EXPECT_EQ(ledger.find_task("g1", "1s", 0), a);

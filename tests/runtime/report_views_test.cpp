@@ -51,7 +51,7 @@ std::size_t count_of(const std::string& text, const std::string& needle) {
   return n;
 }
 
-std::string kind_of(const TaskRecord& task) { return roles::task_kind_name(task.assignment.kind); }
+std::string kind_of(const TaskRecord& task) { return roles::task_kind_name(task.kind); }
 
 // ---------------------------------------------------------------------------------------------
 // trace.json
@@ -96,17 +96,18 @@ TEST(TraceJson, HasATrackPerAgentAndACompleteEventPerSpanWithItsArgs) {
     EXPECT_EQ(event["tid"], tid_of.at(d.core.agent_id(span.agent)));
     EXPECT_EQ(event["ts"], span.start - d.core.started_at());
     EXPECT_EQ(event["dur"], span.end - span.start);
-    EXPECT_EQ(event["name"], kind_of(task) + " " + task.assignment.goal_id + "/" +
-                                 task.assignment.task_id);
-    EXPECT_EQ(args["goal"], task.assignment.goal_id);
-    EXPECT_EQ(args["task"], task.assignment.task_id);
-    EXPECT_EQ(args["attempt"], task.assignment.attempt);
+    const std::string goal_id(ledger.goal_id_of(span.task));
+    const std::string task_id(ledger.task_id_of(span.task));
+    EXPECT_EQ(event["name"], kind_of(task) + " " + goal_id + "/" + task_id);
+    EXPECT_EQ(args["goal"], goal_id);
+    EXPECT_EQ(args["task"], task_id);
+    EXPECT_EQ(args["attempt"], task.attempt);
     EXPECT_EQ(args["kind"], kind_of(task));
     EXPECT_EQ(args["agent"], d.core.agent_id(span.agent));
     EXPECT_EQ(args["verdict"], std::string(task.verdict));
     EXPECT_EQ(args["end"], span_end_name(span.how));
-    const bool per_subtask = task.assignment.kind != TaskKind::plan;
-    EXPECT_EQ(args["subtask"], per_subtask ? task.assignment.task_id.substr(0, 2) : "")
+    const bool per_subtask = task.kind != TaskKind::plan;
+    EXPECT_EQ(args["subtask"], per_subtask ? task_id.substr(0, 2) : "")
         << args.dump();
     EXPECT_TRUE(args["usd"].is_number());
     tokens_in += args["tokens_in"].get<std::uint64_t>();

@@ -67,6 +67,35 @@ TEST(WorkflowFiles, ASubtaskStartsOnlyWhenItsDependenciesResolvedAndSeesTheirFil
   for (const auto& subtask : d.goal(0).subtasks) EXPECT_FALSE(subtask.discovered);
 }
 
+TEST(WorkflowFiles, AQueuedTaskIsSentTheWorkspaceAsItIsWhenItIsDispatched) {
+  // Two independent subtasks and one coder: "b" waits in the queue while "a" is solved and
+  // accepted. The assignment is built when b leaves the queue, so it carries a's file.
+  Rules rules;
+  rules.plan = [](const TaskAssignment&) {
+    return std::vector<roles::SubtaskPlan>{{"a", "write a", "", 0.5}, {"b", "write b", "", 0.5}};
+  };
+  Driver d(make_scenario({make_goal("g1", 0)}), rules);
+  d.join_team();
+  d.start();
+  auto out = d.answer("g1/plan#0");
+  EXPECT_EQ(keys(dispatches_of(out, TaskKind::solve)), (Keys{"g1/a#0"}));
+  const Sent a = d.drop("g1/a#0");
+  EXPECT_TRUE(a.assignment.workspace_files.empty());
+  out = d.send(a.agent_id, answer_with_file(a, "a.c"));
+  EXPECT_EQ(keys(dispatches_of(out, TaskKind::solve)), (Keys{"g1/b#0"}));
+  const auto b = dispatches_of(out, TaskKind::solve);
+  EXPECT_TRUE(b[0].assignment.workspace_files.empty()) << "a is not accepted yet";
+  // Requeue b (its coder leaves) after a is accepted: the next dispatch sees a's file.
+  d.answer("g1/a/review#0");
+  ASSERT_EQ(d.goal(0).workspace.count("a.c"), 1u);
+  d.leave(b[0].agent_id);
+  d.join("coder-2", "coder");
+  const auto again = d.dispatched(TaskKind::solve);
+  ASSERT_EQ(keys(std::vector<Sent>{again.back()}), (Keys{"g1/b#0"}));
+  ASSERT_EQ(again.back().assignment.workspace_files.size(), 1u);
+  EXPECT_EQ(again.back().assignment.workspace_files[0].path, "a.c");
+}
+
 TEST(WorkflowFiles, ASubtaskWhoseDependencyFailedFailsWithoutRunning) {
   Rules rules = chain_plan();
   rules.correct = [](const TaskAssignment& a) { return a.task_id != "parse"; };

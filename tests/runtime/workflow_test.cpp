@@ -596,7 +596,7 @@ TEST(Workflow, WithHumanApprovalAFinishedGoalWaitsForAnApproveTaskBeforeItIsReso
   EXPECT_EQ(d.goal(0).outcome, GoalOutcome::none);
   EXPECT_TRUE(d.goal(0).awaiting_approval);
   EXPECT_EQ(count_of<GoalFinishedCommand>(d.log), 0u);
-  auto approvals = dispatches_of(d.log, TaskKind::approve);
+  auto approvals = d.dispatched(TaskKind::approve);
   ASSERT_EQ(approvals.size(), 1u);
   EXPECT_EQ(key_of(approvals[0].assignment), "g1/approve#0");
   EXPECT_EQ(approvals[0].agent_id, "human-1");
@@ -668,7 +668,7 @@ TEST(Workflow, WrongWorkIsCaughtAtApprovalAndAFailedGoalIsNotSentForApproval) {
   EXPECT_EQ(d.goal(1).reason, "revisions exhausted");
   EXPECT_EQ(d.goal(2).outcome, GoalOutcome::resolved);
   Keys approved;
-  for (const auto& a : dispatches_of(d.log, TaskKind::approve)) approved.push_back(key_of(a.assignment));
+  for (const auto& a : d.dispatched(TaskKind::approve)) approved.push_back(key_of(a.assignment));
   EXPECT_EQ(approved, (Keys{"g1/approve#0", "g3/approve#0"}));
 }
 
@@ -681,7 +681,7 @@ TEST(Workflow, AnApproveTaskHeldByAPersonHasNoLease) {
   d.start();
   d.held = is_approval;
   d.run();
-  auto approvals = dispatches_of(d.log, TaskKind::approve);
+  auto approvals = d.dispatched(TaskKind::approve);
   ASSERT_EQ(approvals.size(), 1u);
   EXPECT_EQ(approvals[0].agent_id, kInboxAgentId);
   EXPECT_EQ(approvals[0].assignment.lease_ms, 0u);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <variant>
@@ -21,9 +22,9 @@
 
 namespace cadre::runtime {
 
-// Send `assignment` to the agent. The assignment is the ledger's own record (not a copy): it
-// lives as long as the core, and once the task is done the ledger drops the fields only its
-// dispatch needed, so execute the command before the core's next event.
+// Send `assignment` to the agent. The assignment is built at dispatch into the core's own buffers
+// (reused from event to event: no allocation once warm), so it is valid until the core's next
+// event: execute the command before then.
 struct DispatchCommand {
   std::string agent_id;
   AgentIndex agent = kNoAgent;
@@ -138,6 +139,11 @@ class HubCore {
   void finish_run(const std::string& reason);
   std::uint64_t priority_of(const TaskRecord& task) const;
   void saw(TimeUs now) { last_event_at_ = std::max(last_event_at_, now); }
+  // Every event starts here: the commands and the assignments of the previous one are dropped.
+  void begin_event() {
+    out_.clear();
+    sent_used_ = 0;
+  }
   // The verdict word of an accepted result (TaskRecord::verdict).
   static const char* verdict_of(const TaskRecord& task, const roles::TaskOutcome& outcome);
 
@@ -145,6 +151,10 @@ class HubCore {
   Workflow workflow_;
   Scheduler scheduler_;
   std::vector<Command> out_;
+  // The assignments of this event's dispatches (DispatchCommand points at them); a deque, so
+  // adding one never moves the others.
+  std::deque<roles::TaskAssignment> sent_;
+  std::size_t sent_used_ = 0;
   std::vector<Placement> placements_;  // scratch for place()
   WorkflowStep step_;                  // scratch for the workflow's transitions
   TimeUs lease_us_;

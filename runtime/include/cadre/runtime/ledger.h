@@ -45,11 +45,16 @@ struct TaskKey {
 
 enum class TaskState : std::uint8_t { queued, leased, done, cancelled };
 
-// The fields read on every event come first, the assignment (large, read on dispatch) last: a
-// result touches few cache lines of a task last seen long ago.
+// A task attempt as the ledger keeps it: its key and kind as indices, its state and its charges.
+// What is sent to the agent is built from the goal and subtask records at dispatch
+// (fill_assignment), not stored: a task is ~130 bytes however large its goal's text, and the
+// fields every event reads sit together.
 struct TaskRecord {
   std::uint32_t goal_index = 0;
   std::uint32_t subtask_index = 0;  // for solve/review/resolve
+  std::uint32_t attempt = 0;
+  std::uint32_t revision = 0;  // its subtask's revision round when it was made
+  roles::TaskKind kind = roles::TaskKind::solve;
   TaskState state = TaskState::queued;
   AgentIndex agent = kNoAgent;  // the lease holder while leased; the answerer when done
   // Agents that held the task before and may still be working on it (lease expired, or they
@@ -71,8 +76,10 @@ struct TaskRecord {
   // A word for the answer: planned | candidate | accepted | rejected | resolved | approved |
   // answered | error (the brain failed). Empty until done. (A static string.)
   std::string_view verdict;
-  roles::TaskAssignment assignment;  // what is sent on dispatch (lease_ms filled then)
 };
+
+// The role whose agents take tasks of `kind` (planner, coder, critic, human).
+const char* role_of(roles::TaskKind kind);
 
 // How one dispatch (one agent working on one task attempt) ended.
 enum class SpanEnd : std::uint8_t {
@@ -126,6 +133,10 @@ struct SubtaskRecord {
   std::uint32_t round = 0;  // revision round in progress
   std::vector<CandidateRecord> round_candidates;
   std::vector<std::string> feedback;  // critic feedback from finished rounds, oldest first
+  // The ids of its review and resolve tasks ("<id>/review", "<id>/resolve"); set by
+  // Ledger::add_subtask, so tasks name them without building a string.
+  std::string review_task_id;
+  std::string resolve_task_id;
   std::uint32_t solve_attempts = 0;
   std::optional<bool> accepted_correct;  // sim ground truth of the accepted candidate
   std::string accepted_content;                 // the accepted candidate's text
@@ -172,15 +183,26 @@ class Ledger {
   const std::vector<GoalRecord>& goals() const { return goals_; }
   GoalRecord& goal(std::uint32_t index) { return goals_[index]; }
 
-  // Adds a task in state queued. Preconditions: assignment.goal_id is the id of the goal at
-  // `goal_index`, and no task with the same key exists.
-  TaskId add_task(roles::TaskAssignment assignment, std::uint32_t goal_index,
-                  std::uint32_t subtask_index);
+  // Appends a subtask to a goal and names its tasks; returns its index.
+  std::uint32_t add_subtask(std::uint32_t goal_index, SubtaskRecord subtask);
+  // Adds a task in state queued. Preconditions: for solve/review/resolve, `subtask_index` is a
+  // subtask of the goal (for plan/approve it is ignored); no task with the same key exists.
+  TaskId add_task(roles::TaskKind kind, std::uint32_t goal_index, std::uint32_t subtask_index,
+                  std::uint32_t attempt, std::uint32_t revision = 0);
   TaskRecord& task(TaskId id) { return tasks_[id]; }
   const TaskRecord& task(TaskId id) const { return tasks_[id]; }
   std::size_t task_count() const { return tasks_.size(); }
+  // A task's key. The views point into the goal and subtask records: valid until the goal gains
+  // a subtask.
+  std::string_view goal_id_of(TaskId id) const { return goals_[tasks_[id].goal_index].spec.id; }
+  std::string_view task_id_of(TaskId id) const;
+  TaskKey key_of(TaskId id) const;
   std::optional<TaskId> find_task(std::string_view goal_id, std::string_view task_id,
                                   std::uint32_t attempt) const;
+  // Whether task `id` exists and has the key (goal_id, task_id, attempt): a reference a peer
+  // echoed back is checked with it before it is trusted.
+  bool task_has_key(TaskId id, std::string_view goal_id, std::string_view task_id,
+                    std::uint32_t attempt) const;
   // The index of the goal with this id.
   std::optional<std::uint32_t> find_goal(std::string_view goal_id) const;
 
@@ -241,5 +263,10 @@ class Ledger {
   LatencyHistogram dispatch_latency_;
   std::size_t open_goals_ = 0;
 };
+
+// What is sent to the agent taking task `id`, built from its goal and subtask as they are now
+// (the goal's workspace included). Fills `out` field by field, so a reused `out` keeps the
+// capacity of its strings. `lease_ms` is left for the caller.
+void fill_assignment(const Ledger& ledger, TaskId id, roles::TaskAssignment& out);
 
 }  // namespace cadre::runtime

@@ -12,7 +12,7 @@
 
 #include <cstdint>
 #include <optional>
-#include <queue>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -126,7 +126,6 @@ class Scheduler {
     TimeUs deadline;
     TaskId task;
     std::uint64_t generation;
-    bool operator>(const Lease& other) const { return deadline > other.deadline; }
   };
   static constexpr std::uint32_t kNotFree = UINT32_MAX;
 
@@ -157,9 +156,13 @@ class Scheduler {
   std::vector<RoleSlot> role_order_;  // slots sorted by role name
   std::vector<TaskSlot> tasks_;       // indexed by TaskId
   std::size_t waiting_total_ = 0;
-  // Drops leases that are no longer live from the top of the heap.
+  // Drops leases that are no longer live from the front of the queue.
   void prune_leases();
-  std::priority_queue<Lease, std::vector<Lease>, std::greater<Lease>> leases_;
+  // Leases in deadline order. Every lease the core arms lasts the same time from a clock that
+  // never goes back, so a new lease belongs at the back: a FIFO instead of a heap (O(1) arm and
+  // expiry, and expiry walks the tasks in dispatch order). An out-of-order deadline is inserted
+  // in its place.
+  std::deque<Lease> leases_;
   std::vector<std::uint64_t> live_lease_;  // per task: the generation of its live lease, or 0
   std::uint64_t next_seq_ = 0;
   std::uint64_t next_join_ = 0;

@@ -94,10 +94,6 @@ class Workflow {
   const VerifySpec* verify_spec(const GoalRecord& goal) const;
   TaskId add_plan_task(std::uint32_t goal_index);
   TaskId add_approve_task(std::uint32_t goal_index);
-  // An assignment about one subtask with the fields every kind shares filled in.
-  roles::TaskAssignment subtask_task(const GoalRecord& goal, const SubtaskRecord& subtask,
-                                     roles::TaskKind kind, const char* role, std::string task_id,
-                                     std::uint32_t attempt) const;
 
   Ledger& ledger_;
 };
