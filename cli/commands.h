@@ -76,6 +76,13 @@ struct HubArgs {
   std::string metrics_listen;  // "ADDR:PORT" for Prometheus metrics; empty: none
 };
 
+// `cadre replay DIR`: the run in DIR rebuilt from its journal.
+struct ReplayArgs {
+  std::string dir;
+  long long until = -1;  // >= 0: replay only this many records and show every goal's state
+  bool json = false;     // print a JSON document instead of tables
+};
+
 struct KeysGenArgs {
   std::string dir;
   std::vector<std::string> agents;  // key names; empty: one named "agent"
@@ -88,6 +95,9 @@ int sweep_command(const SweepArgs& args);
 int agent_command(const AgentArgs& args);
 int hub_command(const HubArgs& args);
 int keys_gen_command(const KeysGenArgs& args);
+// 0 the replay matches the report (or --until showed the state), 1 it does not match, 2 bad
+// input (no such run, a missing or damaged journal, run.json or report).
+int replay_command(const ReplayArgs& args);
 
 // Prints "cadre: error: MESSAGE" to stderr.
 void print_error(const std::string& message);

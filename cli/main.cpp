@@ -164,6 +164,41 @@ int main(int argc, char** argv) {
       ->type_name("SECONDS")
       ->check(CLI::Range(0.1, 86400.0));
 
+  ReplayArgs replay_args;
+  auto* replay = app.add_subcommand(
+      "replay",
+      "Rebuild a run from its journal alone and check it against its report. The journal's\n"
+      "records are fed to a fresh hub core made from the run's scenario (DIR/run.json names the\n"
+      "file, which must be unchanged); the report that core gives is printed like `cadre run`'s\n"
+      "summary, with every goal's outcome, and compared field by field with DIR/report.json\n"
+      "(task_attempts included) and DIR/goals.jsonl. Exit 0 and \"replay matches report.json\",\n"
+      "or exit 1 listing every field that differs (field, report value, replay value).\n"
+      "Not compared, because the journal does not hold them: mode, time.wall_s (the clock when\n"
+      "the hub stopped, after its last record), time.real_s, messages (frames on the socket) and\n"
+      "agents[].restarts (the supervisor's); they are shown as report.json states them.\n"
+      "With --until N only the first N records are replayed and every goal's state at that point\n"
+      "is shown instead (outcome or open, subtasks' states and solve attempts, results, tasks\n"
+      "running and queued); no report is needed, so it works on a run that was killed.\n"
+      "Exit 2 when DIR has no journal (a `cadre sim` run: its seed replays it, docs/simulation.md),\n"
+      "the journal is damaged in the middle or malformed, run.json or the scenario is missing or\n"
+      "changed, or report.json/goals.jsonl is missing or not a report.");
+  replay->add_option("dir", replay_args.dir, "The run's output folder (of `cadre run` or `cadre hub`)")
+      ->required();
+  replay->add_option("--until", replay_args.until,
+                     "Replay only the first N journal records (0 .. the journal's length) and show "
+                     "every goal's state there")
+      ->type_name("N")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos
+                       ? std::string()
+                       : "not a record count (a whole number from 0): " + text;
+          },
+          ""));
+  replay->add_flag("--json", replay_args.json,
+                   "Print one JSON document: {matches, mismatches, not_compared, summary, goals}, "
+                   "or with --until {records, t_s, event, goals: [{id, outcome, subtasks, ...}]}");
+
   KeysGenArgs keys_args;
   auto* keys = app.add_subcommand("keys", "CURVE keys for a hub and its agents");
   keys->require_subcommand(1);
@@ -279,6 +314,7 @@ int main(int argc, char** argv) {
     }
     if (hub->parsed()) return hub_command(hub_args);
     if (keys_gen->parsed()) return keys_gen_command(keys_args);
+    if (replay->parsed()) return replay_command(replay_args);
     if (launch_slurm->parsed()) return launch_slurm_command(launch_args);
     if (status->parsed()) return status_command(status_args);
     if (inbox->parsed()) {

@@ -22,9 +22,10 @@ ProgressSnapshot progress_snapshot(const runtime::HubCore& core) {
       case runtime::GoalOutcome::resolved: ++s.resolved; break;
       case runtime::GoalOutcome::escalated: ++s.escalated; break;
       case runtime::GoalOutcome::failed: ++s.failed; break;
+      case runtime::GoalOutcome::stopped_by_budget: ++s.stopped; break;
     }
   }
-  s.goals_ended = s.resolved + s.escalated + s.failed;
+  s.goals_ended = s.resolved + s.escalated + s.failed + s.stopped;
   for (const auto& agent : core.scheduler().agents()) {
     if (!agent.present) continue;
     ++s.agents_present;
@@ -65,7 +66,9 @@ std::string format_progress(const ProgressSnapshot& s) {
   std::string line = "goals " + std::to_string(s.goals_ended) + "/" +
                      std::to_string(s.goals_total) + " ended (" + std::to_string(s.resolved) +
                      " resolved, " + std::to_string(s.escalated) + " escalated, " +
-                     std::to_string(s.failed) + " failed) | agents " +
+                     std::to_string(s.failed) + " failed" +
+                     (s.stopped > 0 ? ", " + std::to_string(s.stopped) + " stopped" : "") +
+                     ") | agents " +
                      std::to_string(s.agents_busy) + "/" + std::to_string(s.agents_present) +
                      " busy | " + usd_text(s.usd) + " | ";
   if (s.virtual_s)

@@ -27,6 +27,7 @@ struct ProgressSnapshot {
   std::size_t resolved = 0;
   std::size_t escalated = 0;
   std::size_t failed = 0;
+  std::size_t stopped = 0;  // stopped_by_budget
   std::size_t agents_present = 0;
   std::size_t agents_busy = 0;  // present and holding at least one task
   double usd = 0.0;
@@ -39,6 +40,7 @@ ProgressSnapshot progress_snapshot(const runtime::HubCore& core);
 
 // One line, no newline, ASCII only:
 // "goals 3/6 ended (2 resolved, 1 escalated, 0 failed) | agents 2/5 busy | $0.0123 | 4.2s"
+// (", 1 stopped" after "failed" once a limit stopped a goal)
 // with virtual time: "... | $0.0123 | virtual 312.5s | real 0.4s".
 std::string format_progress(const ProgressSnapshot& snapshot);
 

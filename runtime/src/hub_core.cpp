@@ -1,6 +1,7 @@
 #include "cadre/runtime/hub_core.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 namespace cadre::runtime {
@@ -157,6 +158,7 @@ void HubCore::accept_result(TaskId id, AgentIndex agent_index, const roles::Task
   step_.clear();
   workflow_.on_result(id, outcome, now, step_);
   apply(now);
+  check_goal_limits(task.goal_index, now);
   check_limits(now);
   place(now);
 }
@@ -186,32 +188,75 @@ std::vector<Command>& HubCore::stop(const std::string& reason, TimeUs now) {
   return out_;
 }
 
-void HubCore::stop_into(const std::string& reason, TimeUs now) {
+void HubCore::stop_into(const std::string& reason, TimeUs now, GoalOutcome outcome) {
   if (finished_) return;
   stopping_ = true;
-  for (TaskId id = 0; id < ledger_.task_count(); ++id) {
-    TaskRecord& task = ledger_.task(id);
-    if (task.state == TaskState::queued) {
-      scheduler_.dequeue(id);
-      task.state = TaskState::cancelled;
-    } else if (task.state == TaskState::leased) {
-      scheduler_.release(task.agent, id);
-      ledger_.close_span(id, task.agent, SpanEnd::cancelled, now);
-      out_.push_back(CancelCommand{scheduler_.agent(task.agent).id,
-                                   roles::Cancel{std::string(ledger_.goal_id_of(id)),
-                                                 std::string(ledger_.task_id_of(id)),
-                                                 task.attempt, reason}});
-      task.state = TaskState::cancelled;
-    }
-    // Past holders of an expired lease may still be at work; their time ends here too.
-    ledger_.close_open_spans(id, SpanEnd::cancelled, now);
-  }
+  for (TaskId id = 0; id < ledger_.task_count(); ++id) cancel_task(id, reason, now);
   for (auto& goal : ledger_.goals()) {
     if (goal.outcome != GoalOutcome::none) continue;
-    ledger_.finish_goal(goal.index, GoalOutcome::failed, now, reason);
+    ledger_.finish_goal(goal.index, outcome, now, reason);
     out_.push_back(GoalFinishedCommand{goal.index});
   }
   finish_run(reason);
+}
+
+void HubCore::cancel_task(TaskId id, const std::string& reason, TimeUs now) {
+  TaskRecord& task = ledger_.task(id);
+  auto cancel = [&](AgentIndex agent) {
+    const AgentRecord& record = scheduler_.agent(agent);
+    if (!record.present) return;
+    out_.push_back(CancelCommand{record.id, roles::Cancel{std::string(ledger_.goal_id_of(id)),
+                                                          std::string(ledger_.task_id_of(id)),
+                                                          task.attempt, reason}});
+  };
+  const bool held = task.state == TaskState::leased;
+  if (task.state == TaskState::queued) {
+    scheduler_.dequeue(id);
+  } else if (held) {
+    scheduler_.release(task.agent, id);
+    scheduler_.disarm_lease(id);
+    cancel(task.agent);
+  } else {
+    return;  // done or cancelled already
+  }
+  // Past holders of an expired lease may still be at work: they stop too (once each).
+  for (std::size_t i = 0; i < task.past_holders.size(); ++i) {
+    const AgentIndex past = task.past_holders[i];
+    const bool told = (held && past == task.agent) ||
+                      std::find(task.past_holders.begin(), task.past_holders.begin() + i, past) !=
+                          task.past_holders.begin() + i;
+    if (!told) cancel(past);
+  }
+  task.past_holders.clear();
+  task.state = TaskState::cancelled;
+  ledger_.close_open_spans(id, SpanEnd::cancelled, now);
+}
+
+void HubCore::stop_goal(std::uint32_t goal_index, const std::string& reason, TimeUs now) {
+  if (ledger_.goal(goal_index).outcome != GoalOutcome::none) return;
+  for (TaskId id : ledger_.tasks_of_goal(goal_index)) cancel_task(id, reason, now);
+  ledger_.finish_goal(goal_index, GoalOutcome::stopped_by_budget, now, reason);
+  out_.push_back(GoalFinishedCommand{goal_index});
+  if (ledger_.open_goals() == 0) finish_run(kAllGoalsEnded);
+}
+
+void HubCore::check_goal_limits(std::uint32_t goal_index, TimeUs now) {
+  const Limits& limits = ledger_.scenario().limits;
+  const GoalRecord& goal = ledger_.goal(goal_index);
+  if (goal.outcome != GoalOutcome::none || stopping_ || finished_) return;
+  char reason[128];
+  if (limits.goal_budget_usd > 0 && goal.usd >= limits.goal_budget_usd) {
+    std::snprintf(reason, sizeof reason, "goal_budget_usd limit reached ($%.6g of $%.6g)",
+                  goal.usd, limits.goal_budget_usd);
+  } else if (limits.goal_max_attempts > 0 &&
+             ledger_.task_count_of_goal(goal_index) > limits.goal_max_attempts) {
+    std::snprintf(reason, sizeof reason,
+                  "goal_max_attempts limit reached (the work needs more than %u task attempts)",
+                  limits.goal_max_attempts);
+  } else {
+    return;
+  }
+  stop_goal(goal_index, reason, now);
 }
 
 std::optional<TimeUs> HubCore::next_deadline() const {
@@ -250,10 +295,19 @@ void HubCore::apply(TimeUs now) {
   for (auto& update : step.workspace_updates)
     out_.push_back(WorkspaceCommand{ledger_.goal(update.goal_index).spec.id,
                                     std::move(update.files)});
+  const std::uint32_t max_attempts = ledger_.scenario().limits.goal_max_attempts;
   for (TaskId id : step.new_tasks) {
     TaskRecord& task = ledger_.task(id);
+    if (max_attempts > 0 && ledger_.task_count_of_goal(task.goal_index) > max_attempts) {
+      // The goal's work needs more attempts than it may start: none of these runs.
+      task.state = TaskState::cancelled;
+      continue;
+    }
     task.queued_at = now;
     scheduler_.enqueue(id, role_of(task.kind), priority_of(task));
+  }
+  if (max_attempts > 0) {
+    for (TaskId id : step.new_tasks) check_goal_limits(ledger_.task(id).goal_index, now);
   }
   for (std::uint32_t goal : step.finished) out_.push_back(GoalFinishedCommand{goal});
   if (!step.finished.empty() && ledger_.open_goals() == 0) finish_run(kAllGoalsEnded);
@@ -316,14 +370,21 @@ const char* HubCore::verdict_of(const TaskRecord& task, const roles::TaskOutcome
 void HubCore::check_limits(TimeUs now) {
   if (finished_ || stopping_) return;
   const Limits& limits = ledger_.scenario().limits;
-  std::string reason;
+  char reason[128];
+  const std::uint64_t tokens = ledger_.tokens_in() + ledger_.tokens_out();
   if (limits.budget_usd > 0 && ledger_.usd() >= limits.budget_usd) {
-    reason = "budget limit reached";
+    std::snprintf(reason, sizeof reason, "budget_usd limit reached ($%.6g of $%.6g)",
+                  ledger_.usd(), limits.budget_usd);
+  } else if (limits.max_tokens > 0 && tokens >= limits.max_tokens) {
+    std::snprintf(reason, sizeof reason, "max_tokens limit reached (%llu of %llu tokens)",
+                  static_cast<unsigned long long>(tokens),
+                  static_cast<unsigned long long>(limits.max_tokens));
   } else if (limits.wall_s > 0 && now - started_at_ >= seconds_to_us(limits.wall_s)) {
-    reason = "wall time limit reached";
+    std::snprintf(reason, sizeof reason, "wall_s limit reached (%g s)", limits.wall_s);
+  } else {
+    return;
   }
-  if (reason.empty()) return;
-  stop_into(reason, now);
+  stop_into(reason, now, GoalOutcome::stopped_by_budget);
 }
 
 void HubCore::finish_run(const std::string& reason) {

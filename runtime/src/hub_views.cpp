@@ -63,13 +63,15 @@ std::string candidate_id(const std::string& subtask_id, std::uint32_t attempt) {
 std::string status_view(const HubCore& core, const std::map<std::string, TimeUs>& last_seen,
                         TimeUs now) {
   const Ledger& ledger = core.ledger();
-  std::uint64_t open = 0, resolved = 0, escalated = 0, failed = 0, awaiting = 0, with_human = 0;
+  std::uint64_t open = 0, resolved = 0, escalated = 0, failed = 0, stopped = 0, awaiting = 0,
+                with_human = 0;
   for (const auto& goal : ledger.goals()) {
     switch (goal.outcome) {
       case GoalOutcome::none: ++open; break;
       case GoalOutcome::resolved: ++resolved; break;
       case GoalOutcome::escalated: ++escalated; break;
       case GoalOutcome::failed: ++failed; break;
+      case GoalOutcome::stopped_by_budget: ++stopped; break;
     }
     if (goal.outcome != GoalOutcome::none) continue;
     if (goal.awaiting_approval) ++awaiting;
@@ -112,6 +114,7 @@ std::string status_view(const HubCore& core, const std::map<std::string, TimeUs>
         {"resolved", resolved},
         {"escalated", escalated},
         {"failed", failed},
+        {"stopped_by_budget", stopped},
         {"awaiting_approval", awaiting},
         {"subtasks_with_a_human", with_human}}},
       {"tasks",

@@ -11,6 +11,7 @@ const char* outcome_name(GoalOutcome outcome) {
     case GoalOutcome::resolved: return "resolved";
     case GoalOutcome::escalated: return "escalated";
     case GoalOutcome::failed: return "failed";
+    case GoalOutcome::stopped_by_budget: return "stopped_by_budget";
   }
   return "?";
 }
@@ -128,15 +129,25 @@ TaskId Ledger::add_task(roles::TaskKind kind, std::uint32_t goal_index,
 std::string_view Ledger::task_id_of(TaskId id) const {
   const TaskRecord& task = tasks_[id];
   switch (task.kind) {
-    case roles::TaskKind::plan: return "plan";
-    case roles::TaskKind::approve: return "approve";
-    case roles::TaskKind::solve: return goals_[task.goal_index].subtasks[task.subtask_index].plan.id;
+    case roles::TaskKind::plan:
+      return "plan";
+    case roles::TaskKind::approve:
+      return "approve";
+    case roles::TaskKind::solve:
+      return goals_[task.goal_index].subtasks[task.subtask_index].plan.id;
     case roles::TaskKind::review:
       return goals_[task.goal_index].subtasks[task.subtask_index].review_task_id;
     case roles::TaskKind::resolve:
       return goals_[task.goal_index].subtasks[task.subtask_index].resolve_task_id;
   }
   return {};
+}
+
+std::vector<TaskId> Ledger::tasks_of_goal(std::uint32_t goal_index) const {
+  std::vector<TaskId> ids;
+  ids.reserve(tasks_of_goal_[goal_index].size());
+  for (const GoalTaskEntry& entry : tasks_of_goal_[goal_index]) ids.push_back(entry.id);
+  return ids;
 }
 
 TaskKey Ledger::key_of(TaskId id) const {

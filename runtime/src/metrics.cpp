@@ -104,14 +104,17 @@ std::string prometheus_text(const HubCore& core, const MessageStats& messages, T
   Writer w;
 
   // Goals.
-  std::uint64_t by_outcome[4] = {0, 0, 0, 0};  // indexed by GoalOutcome
+  std::uint64_t by_outcome[5] = {0, 0, 0, 0, 0};  // indexed by GoalOutcome
   for (const GoalRecord& goal : ledger.goals()) ++by_outcome[static_cast<int>(goal.outcome)];
   w.family("cadre_goals", "gauge",
-           "Goals of the run by state: open, resolved, escalated (ended with a human), failed.");
+           "Goals of the run by state: open, resolved, escalated (ended with a human), failed, "
+           "stopped_by_budget (ended by a limit).");
   const std::pair<const char*, GoalOutcome> states[] = {{"open", GoalOutcome::none},
                                                         {"resolved", GoalOutcome::resolved},
                                                         {"escalated", GoalOutcome::escalated},
-                                                        {"failed", GoalOutcome::failed}};
+                                                        {"failed", GoalOutcome::failed},
+                                                        {"stopped_by_budget",
+                                                         GoalOutcome::stopped_by_budget}};
   for (const auto& [state, outcome] : states)
     w.sample("cadre_goals", {{"state", state}}, number(by_outcome[static_cast<int>(outcome)]));
   w.single("cadre_goals_in_run", "gauge", "Goals in the run, whatever their state.",

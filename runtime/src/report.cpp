@@ -20,7 +20,7 @@ namespace {
 using nlohmann::json;
 
 struct GoalTotals {
-  std::uint64_t resolved = 0, escalated = 0, failed = 0, open = 0;
+  std::uint64_t resolved = 0, escalated = 0, failed = 0, stopped = 0, open = 0;
   std::uint64_t false_accepts = 0;  // goals ended done whose accepted work was wrong (sim)
   std::uint64_t resolved_correct = 0;  // resolved goals whose accepted work was all correct (sim)
 };
@@ -32,6 +32,7 @@ GoalTotals count_goals(const Ledger& ledger) {
       case GoalOutcome::resolved: ++totals.resolved; break;
       case GoalOutcome::escalated: ++totals.escalated; break;
       case GoalOutcome::failed: ++totals.failed; break;
+      case GoalOutcome::stopped_by_budget: ++totals.stopped; break;
       case GoalOutcome::none: ++totals.open; break;
     }
     if (goal.outcome == GoalOutcome::resolved || goal.outcome == GoalOutcome::escalated) {
@@ -51,6 +52,29 @@ double goal_seconds(const GoalRecord& goal) {
 }
 
 double round6(double value) { return std::round(value * 1e6) / 1e6; }
+
+// Spend accepted past the limits that were set: the run's past budget_usd, each goal's past
+// goal_budget_usd, tokens past max_tokens. A limit stops new work once reached, so what lies past
+// it is what was already in flight (tasks cancelled at the limit report nothing and cost nothing
+// here).
+struct Overrun {
+  double run_usd = 0, goals_usd = 0;
+  std::uint64_t tokens = 0;
+};
+
+Overrun overrun_of(const Ledger& ledger) {
+  const Limits& limits = ledger.scenario().limits;
+  Overrun overrun;
+  if (limits.budget_usd > 0) overrun.run_usd = std::max(0.0, ledger.usd() - limits.budget_usd);
+  if (limits.goal_budget_usd > 0) {
+    for (const auto& goal : ledger.goals())
+      overrun.goals_usd += std::max(0.0, goal.usd - limits.goal_budget_usd);
+  }
+  const std::uint64_t tokens = ledger.tokens_in() + ledger.tokens_out();
+  if (limits.max_tokens > 0 && tokens > limits.max_tokens)
+    overrun.tokens = tokens - limits.max_tokens;
+  return overrun;
+}
 
 std::uint32_t solve_attempts(const GoalRecord& goal) {
   std::uint32_t attempts = 0;
@@ -120,15 +144,18 @@ void write_task_attempts(report_text::ChunkedWriter& writer, const HubCore& core
     out += "\",\"agent\":";
     // The answerer when done, else the latest holder.
     AgentIndex agent = task.agent;
-    if (task.state != TaskState::done && task.last_span != kNoSpan) agent = spans[task.last_span].agent;
+    if (task.state != TaskState::done && task.last_span != kNoSpan)
+      agent = spans[task.last_span].agent;
     append_json_string(out, agent == kNoAgent ? std::string_view() : core.agent_id(agent));
     out += ",\"state\":\"";
     out += task_state_name(task.state);
     out += "\",\"verdict\":";
     append_json_string(out, task.state == TaskState::done ? task.verdict : std::string_view());
     out += ",\"start_s\":";
-    if (first_span[id] != kNone) append_seconds(out, us_to_seconds(spans[first_span[id]].start - origin));
-    else out += "null";
+    if (first_span[id] != kNone)
+      append_seconds(out, us_to_seconds(spans[first_span[id]].start - origin));
+    else
+      out += "null";
     out += ",\"end_s\":";
     if (task.finished_at >= 0) append_seconds(out, us_to_seconds(task.finished_at - origin));
     else out += "null";
@@ -167,19 +194,21 @@ json report_totals(const HubCore& core, const RunFacts& facts) {
   const GoalTotals totals = count_goals(ledger);
   const TaskCounters& counters = ledger.counters();
   const std::uint64_t done = totals.resolved + totals.escalated;
+  const Overrun overrun = overrun_of(ledger);
 
   json agents = json::array();
   for (const auto& agent : core.scheduler().agents()) {
     auto pid = facts.agent_pids.find(agent.id);
     auto restarts = facts.agent_restarts.find(agent.id);
-    agents.push_back({{"id", agent.id},
-                      {"role", agent.role},
-                      {"model", agent.model},
-                      {"pid", pid != facts.agent_pids.end() ? pid->second : agent.pid},
-                      {"tasks", agent.tasks_completed},
-                      {"busy_s", round6(us_to_seconds(agent.busy_us))},
-                      {"joins", agent.joins},
-                      {"restarts", restarts != facts.agent_restarts.end() ? restarts->second : 0u}});
+    agents.push_back(
+        {{"id", agent.id},
+         {"role", agent.role},
+         {"model", agent.model},
+         {"pid", pid != facts.agent_pids.end() ? pid->second : agent.pid},
+         {"tasks", agent.tasks_completed},
+         {"busy_s", round6(us_to_seconds(agent.busy_us))},
+         {"joins", agent.joins},
+         {"restarts", restarts != facts.agent_restarts.end() ? restarts->second : 0u}});
   }
 
   json report = {
@@ -193,6 +222,7 @@ json report_totals(const HubCore& core, const RunFacts& facts) {
         {"resolved", totals.resolved},
         {"escalated", totals.escalated},
         {"failed", totals.failed},
+        {"stopped_by_budget", totals.stopped},
         {"open", totals.open}}},
       {"tasks",
        {{"dispatched", counters.dispatched},
@@ -205,7 +235,17 @@ json report_totals(const HubCore& core, const RunFacts& facts) {
         {"tokens_out", ledger.tokens_out()},
         {"usd", round6(ledger.usd())},
         {"usd_per_resolved", done > 0 ? json(round6(ledger.usd() / done)) : json(nullptr)},
-        {"unpriced_results", ledger.unpriced_results()}}},
+        {"unpriced_results", ledger.unpriced_results()},
+        {"overrun_usd", round6(overrun.run_usd + overrun.goals_usd)},
+        {"overrun_tokens", overrun.tokens}}},
+      {"limits",
+       {{"budget_usd", scenario.limits.budget_usd},
+        {"max_tokens", scenario.limits.max_tokens},
+        {"wall_s", scenario.limits.wall_s},
+        {"goal_budget_usd", scenario.limits.goal_budget_usd},
+        {"goal_max_attempts", scenario.limits.goal_max_attempts},
+        {"goals_stopped", totals.stopped},
+        {"overrun_usd", {{"run", round6(overrun.run_usd)}, {"goals", round6(overrun.goals_usd)}}}}},
       {"quality",
        {{"false_accepts", totals.false_accepts}, {"resolved_correct", totals.resolved_correct}}},
       {"workflow",
@@ -255,6 +295,15 @@ Status write_file(const std::string& path, const std::function<void(std::ostream
 
 }  // namespace
 
+std::string goals_jsonl(const HubCore& core) {
+  std::string out;
+  for (const auto& goal : core.ledger().goals()) {
+    out += goal_line(goal).dump();
+    out += '\n';
+  }
+  return out;
+}
+
 std::string report_json(const HubCore& core, const RunFacts& facts) {
   std::ostringstream out;
   write_report_json(out, core, facts);
@@ -267,7 +316,7 @@ Status write_report(const std::string& dir, const HubCore& core, const RunFacts&
   });
   if (!status.ok()) return status;
   status = write_file(dir + "/goals.jsonl", [&](std::ostream& out) {
-    for (const auto& goal : core.ledger().goals()) out << goal_line(goal).dump() << '\n';
+    out << goals_jsonl(core);
   });
   if (!status.ok()) return status;
   status = write_file(dir + "/report.html",
@@ -304,6 +353,11 @@ std::string summary_table(const HubCore& core, const RunFacts& facts) {
   std::snprintf(line, sizeof line, "             %6lu failed                 %s\n",
                 (unsigned long)totals.failed, pct(totals.failed).c_str());
   out << line;
+  if (totals.stopped > 0) {
+    std::snprintf(line, sizeof line, "             %6lu stopped by a limit     %s\n",
+                  (unsigned long)totals.stopped, pct(totals.stopped).c_str());
+    out << line;
+  }
   if (totals.open > 0) {
     std::snprintf(line, sizeof line, "             %6lu still open\n", (unsigned long)totals.open);
     out << line;
@@ -338,8 +392,14 @@ std::string summary_table(const HubCore& core, const RunFacts& facts) {
     restarts += count;
     restarted += (restarted.empty() ? "" : ", ") + agent + ": " + std::to_string(count);
   }
-  if (restarts > 0)
-    out << "  restarts   " << restarts << " (" << restarted << ")\n";
+  if (restarts > 0) out << "  restarts   " << restarts << " (" << restarted << ")\n";
+  const Overrun overrun = overrun_of(ledger);
+  if (overrun.run_usd + overrun.goals_usd > 0 || overrun.tokens > 0) {
+    std::snprintf(line, sizeof line,
+                  "  overrun    $%.4f and %lu tokens past the limits (work in flight)\n",
+                  overrun.run_usd + overrun.goals_usd, (unsigned long)overrun.tokens);
+    out << line;
+  }
   out << "  finished   " << core.finish_reason() << "\n";
   return out.str();
 }

@@ -91,8 +91,8 @@ const char* kind_colour(roles::TaskKind kind) {
 }
 
 struct Counts {
-  std::uint64_t resolved = 0, escalated = 0, failed = 0, open = 0;
-  std::uint64_t total() const { return resolved + escalated + failed + open; }
+  std::uint64_t resolved = 0, escalated = 0, failed = 0, stopped = 0, open = 0;
+  std::uint64_t total() const { return resolved + escalated + failed + stopped + open; }
 };
 
 Counts count_outcomes(const Ledger& ledger) {
@@ -102,6 +102,7 @@ Counts count_outcomes(const Ledger& ledger) {
       case GoalOutcome::resolved: ++counts.resolved; break;
       case GoalOutcome::escalated: ++counts.escalated; break;
       case GoalOutcome::failed: ++counts.failed; break;
+      case GoalOutcome::stopped_by_budget: ++counts.stopped; break;
       case GoalOutcome::none: ++counts.open; break;
     }
   }
@@ -121,6 +122,7 @@ void outcome_chart(std::string& out, const Counts& counts) {
   const Part parts[] = {{"resolved", counts.resolved, report_colours::kResolved},
                         {"escalated", counts.escalated, report_colours::kEscalated},
                         {"failed", counts.failed, report_colours::kFailed},
+                        {"stopped by budget", counts.stopped, report_colours::kStopped},
                         {"open", counts.open, report_colours::kOpen}};
   const std::uint64_t total = counts.total();
   out += fmt("<svg class=\"chart\" id=\"outcomes\" width=\"%d\" height=\"84\" viewBox=\"0 0 %d 84\" "

@@ -118,7 +118,8 @@ const std::vector<std::string> kGenerateKeys = {"count", "subtasks", "difficulty
 const std::vector<std::string> kPricingKeys = {"models", "human_per_escalation",
                                                "human_per_approval"};
 const std::vector<std::string> kPriceKeys = {"in", "out"};
-const std::vector<std::string> kLimitsKeys = {"wall_s", "budget_usd"};
+const std::vector<std::string> kLimitsKeys = {"wall_s", "budget_usd", "max_tokens",
+                                              "goal_budget_usd", "goal_max_attempts"};
 const std::vector<std::string> kDurabilityModes = {"fsync", "batch", "none"};
 const std::vector<std::string> kSupervisionKeys = {"max_restarts", "period_s", "backoff_s",
                                                    "backoff_max_s"};
@@ -917,6 +918,11 @@ Scenario parse_root(const Document& doc, const At& root, long long seed_override
     MapView limits(doc, *v, &kLimitsKeys);
     if (auto w = limits.get("wall_s")) s.limits.wall_s = number_non_negative(doc, *w);
     if (auto b = limits.get("budget_usd")) s.limits.budget_usd = number_non_negative(doc, *b);
+    if (auto t = limits.get("max_tokens")) s.limits.max_tokens = uint_in(doc, *t, 0, UINT64_MAX);
+    if (auto g = limits.get("goal_budget_usd"))
+      s.limits.goal_budget_usd = number_non_negative(doc, *g);
+    if (auto a = limits.get("goal_max_attempts"))
+      s.limits.goal_max_attempts = static_cast<std::uint32_t>(uint_in(doc, *a, 0, 1000000));
   }
   if (auto v = top.get("verify")) s.verify = parse_verify(doc, *v);
   if (auto v = top.get("durability")) {

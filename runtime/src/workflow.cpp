@@ -200,6 +200,7 @@ void Workflow::on_verified(std::uint32_t goal_index, const std::string& subtask_
                            TimeUs now, WorkflowStep& step) {
   if (goal_index >= ledger_.goals().size()) return;
   GoalRecord& goal = ledger_.goal(goal_index);
+  if (goal.outcome != GoalOutcome::none) return;  // e.g. stopped by a limit while it ran
   for (std::uint32_t s = 0; s < goal.subtasks.size(); ++s) {
     SubtaskRecord& subtask = goal.subtasks[s];
     if (subtask.plan.id != subtask_id || subtask.state != SubtaskState::solving) continue;

@@ -179,6 +179,10 @@ struct Sent {
 };
 inline Sent sent(const DispatchCommand& d) { return Sent{d.agent_id, *d.assignment}; }
 
+inline bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.rfind(prefix, 0) == 0;
+}
+
 // Agents named, for the ledger's agent indices.
 inline std::string name_of(const HubCore& core, AgentIndex agent) {
   return agent == kNoAgent ? std::string() : core.agent_id(agent);

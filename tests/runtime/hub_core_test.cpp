@@ -390,7 +390,7 @@ TEST(HubCore, AResultFromAnAgentThatDoesNotHoldTheTaskIsRefused) {
 // ---------------------------------------------------------------------------------------------
 // Limits
 
-TEST(HubCore, ReachingTheBudgetStopsTheRunFailingOpenGoalsAndCancellingHeldTasks) {
+TEST(HubCore, ReachingTheBudgetStopsTheRunEndingOpenGoalsStoppedByBudgetAndCancellingHeldTasks) {
   Scenario s = make_scenario({make_goal("g1", 2), make_goal("g2", 1)});
   s.limits.budget_usd = 1e-6;  // the first priced result reaches it
   Driver d(s);
@@ -408,19 +408,23 @@ TEST(HubCore, ReachingTheBudgetStopsTheRunFailingOpenGoalsAndCancellingHeldTasks
   ASSERT_EQ(cancels.size(), 1u);
   EXPECT_EQ(cancels[0].agent_id, "planner-2");
   EXPECT_EQ(key_of(cancels[0].cancel), "g2/plan#0");
-  EXPECT_EQ(cancels[0].cancel.reason, "budget limit reached");
+  EXPECT_TRUE(starts_with(cancels[0].cancel.reason, "budget_usd limit reached"))
+      << cancels[0].cancel.reason;
   std::vector<std::uint32_t> finished;
   for (const auto& g : only<GoalFinishedCommand>(out)) finished.push_back(g.goal_index);
   EXPECT_EQ(finished, (std::vector<std::uint32_t>{0, 1}));
   ASSERT_TRUE(std::holds_alternative<RunFinishedCommand>(out.back()));
-  EXPECT_EQ(std::get<RunFinishedCommand>(out.back()).reason, "budget limit reached");
+  EXPECT_TRUE(
+      starts_with(std::get<RunFinishedCommand>(out.back()).reason, "budget_usd limit reached"))
+      << std::get<RunFinishedCommand>(out.back()).reason;
   EXPECT_EQ(count_of<RunFinishedCommand>(out), 1u);
 
   EXPECT_TRUE(d.core.finished());
-  EXPECT_EQ(d.core.finish_reason(), "budget limit reached");
+  EXPECT_TRUE(starts_with(d.core.finish_reason(), "budget_usd limit reached"))
+      << d.core.finish_reason();
   for (const auto& g : d.core.ledger().goals()) {
-    EXPECT_EQ(g.outcome, GoalOutcome::failed);
-    EXPECT_EQ(g.reason, "budget limit reached");
+    EXPECT_EQ(g.outcome, GoalOutcome::stopped_by_budget);
+    EXPECT_TRUE(starts_with(g.reason, "budget_usd limit reached")) << g.reason;
   }
   for (TaskId t = 0; t < d.core.ledger().task_count(); ++t) {
     EXPECT_NE(d.core.ledger().task(t).state, TaskState::queued);
@@ -450,9 +454,10 @@ TEST(HubCore, AHumanEscalationFeeCountsTowardsTheBudget) {
   d.drop("g2/plan#0");  // g2 stays open
   d.run();
   EXPECT_EQ(d.goal(0).outcome, GoalOutcome::escalated);
-  EXPECT_EQ(d.goal(1).outcome, GoalOutcome::failed);
-  EXPECT_EQ(d.goal(1).reason, "budget limit reached");
-  EXPECT_EQ(d.core.finish_reason(), "budget limit reached");
+  EXPECT_EQ(d.goal(1).outcome, GoalOutcome::stopped_by_budget);
+  EXPECT_TRUE(starts_with(d.goal(1).reason, "budget_usd limit reached")) << d.goal(1).reason;
+  EXPECT_TRUE(starts_with(d.core.finish_reason(), "budget_usd limit reached"))
+      << d.core.finish_reason();
   EXPECT_EQ(count_of<CancelCommand>(d.log), 1u);  // g2's plan, held by planner-1
 }
 
@@ -477,13 +482,13 @@ TEST(HubCore, ReachingTheWallTimeOnTickStopsTheRun) {
   auto cancels = only<CancelCommand>(out);
   ASSERT_EQ(cancels.size(), 1u);
   EXPECT_EQ(key_of(cancels[0].cancel), "g2/plan#0");
-  EXPECT_EQ(cancels[0].cancel.reason, "wall time limit reached");
+  EXPECT_EQ(cancels[0].cancel.reason, "wall_s limit reached (10 s)");
   ASSERT_EQ(only<GoalFinishedCommand>(out).size(), 1u);
   EXPECT_EQ(only<GoalFinishedCommand>(out)[0].goal_index, 1u);
-  EXPECT_EQ(std::get<RunFinishedCommand>(out.back()).reason, "wall time limit reached");
+  EXPECT_EQ(std::get<RunFinishedCommand>(out.back()).reason, "wall_s limit reached (10 s)");
   EXPECT_EQ(d.goal(0).outcome, GoalOutcome::resolved);  // ended goals keep their outcome
-  EXPECT_EQ(d.goal(1).outcome, GoalOutcome::failed);
-  EXPECT_EQ(d.goal(1).reason, "wall time limit reached");
+  EXPECT_EQ(d.goal(1).outcome, GoalOutcome::stopped_by_budget);
+  EXPECT_EQ(d.goal(1).reason, "wall_s limit reached (10 s)");
   EXPECT_EQ(d.goal(1).finished_at, seconds_to_us(15));
   EXPECT_TRUE(d.core.finished());
   EXPECT_TRUE(d.tick().empty());
@@ -499,8 +504,114 @@ TEST(HubCore, AResultArrivingAfterTheWallTimeIsTakenThenTheRunStops) {
   auto out = d.answer("g1/plan#0");
   EXPECT_TRUE(acks(out).at(0).accepted);
   EXPECT_TRUE(only<DispatchCommand>(out).empty());
-  EXPECT_EQ(std::get<RunFinishedCommand>(out.back()).reason, "wall time limit reached");
-  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::failed);
+  EXPECT_EQ(std::get<RunFinishedCommand>(out.back()).reason, "wall_s limit reached (10 s)");
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::stopped_by_budget);
+}
+
+// g1's work is always wrong, so it revises until it fails; g2's is right the first time.
+struct TwoGoalTeam {
+  static Scenario scenario() {
+    Scenario s = make_scenario({make_goal("g1", 1), make_goal("g2", 1)}, 1, 3, OnExhausted::fail);
+    return s;
+  }
+  static Rules rules() {
+    Rules rules;
+    rules.correct = [](const TaskAssignment& a) { return a.goal_id != "g1"; };
+    return rules;
+  }
+};
+
+double largest_task_usd(const Ledger& ledger) {
+  double largest = 0;
+  for (TaskId t = 0; t < ledger.task_count(); ++t) largest = std::max(largest, ledger.task(t).usd);
+  return largest;
+}
+
+TEST(HubCore, AGoalPastItsBudgetStopsAloneWithABoundedOverrunWhileTheOthersGoOn) {
+  // What each goal costs with no limit, to put the limit between them.
+  Driver base(TwoGoalTeam::scenario(), TwoGoalTeam::rules());
+  base.join_team();
+  base.start();
+  ASSERT_TRUE(base.run());
+  const double g1_cost = base.goal(0).usd, g2_cost = base.goal(1).usd;
+  const double budget = g2_cost * 1.01;
+  ASSERT_GT(g1_cost, budget) << "g1 must need more than g2 for this test to mean anything";
+
+  Scenario s = TwoGoalTeam::scenario();
+  s.limits.goal_budget_usd = budget;
+  Driver d(s, TwoGoalTeam::rules());
+  d.join_team();
+  d.start();
+  ASSERT_TRUE(d.run());
+  EXPECT_EQ(d.goal(1).outcome, GoalOutcome::resolved);
+  EXPECT_NEAR(d.goal(1).usd, g2_cost, 1e-12);
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::stopped_by_budget);
+  EXPECT_TRUE(starts_with(d.goal(0).reason, "goal_budget_usd limit reached")) << d.goal(0).reason;
+  // It stopped as soon as a result took it to the limit: past it by less than one result.
+  EXPECT_GE(d.goal(0).usd, budget);
+  EXPECT_LT(d.goal(0).usd - budget, largest_task_usd(d.core.ledger()) + 1e-12);
+  EXPECT_LT(d.goal(0).usd, g1_cost);
+  EXPECT_EQ(d.core.finish_reason(), HubCore::kAllGoalsEnded);
+  for (TaskId t = 0; t < d.core.ledger().task_count(); ++t) {
+    const TaskRecord& task = d.core.ledger().task(t);
+    EXPECT_TRUE(task.state == TaskState::done || task.state == TaskState::cancelled);
+  }
+}
+
+TEST(HubCore, AGoalWhoseWorkNeedsMoreAttemptsThanItsLimitStopsBeforeStartingThem) {
+  Scenario s = make_scenario({make_goal("g1", 2), make_goal("g2", 1)});
+  s.limits.goal_max_attempts = 3;  // g2 needs plan, solve, review; g1 needs five
+  Driver d(s);
+  d.join_team();
+  d.start();
+  d.answer("g1/plan#0");  // g1's two solves: attempts 2 and 3; one coder takes s1
+  ASSERT_TRUE(d.pending_with("g1/s1#0").has_value());
+  auto out = d.answer("g1/s1#0");  // its review would be attempt 4
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::stopped_by_budget);
+  EXPECT_EQ(d.goal(0).reason,
+            "goal_max_attempts limit reached (the work needs more than 3 task attempts)");
+  for (const auto& dispatch : only<DispatchCommand>(out))
+    EXPECT_NE(dispatch.assignment->goal_id, "g1") << key_of(*dispatch.assignment);
+  ASSERT_TRUE(d.run());
+  EXPECT_EQ(d.goal(1).outcome, GoalOutcome::resolved);
+  std::size_t g1_dispatches = 0;
+  for (const auto& sent : d.dispatched()) g1_dispatches += sent.assignment.goal_id == "g1";
+  EXPECT_EQ(g1_dispatches, 2u);  // the plan and s1; s2 waited in the queue and never ran
+  EXPECT_EQ(d.core.scheduler().waiting_total(), 0u);
+}
+
+TEST(HubCore, ReachingMaxTokensStopsTheRunAndEveryGoalEndsStoppedByBudget) {
+  Scenario s = make_scenario({make_goal("g1", 1), make_goal("g2", 1)});
+  s.limits.max_tokens = 1;
+  Driver d(s);
+  d.join("planner-1", "planner", 2);
+  d.start();
+  auto out = d.answer("g1/plan#0");
+  auto cancels = only<CancelCommand>(out);
+  ASSERT_EQ(cancels.size(), 1u);
+  EXPECT_EQ(key_of(cancels[0].cancel), "g2/plan#0");
+  EXPECT_TRUE(starts_with(d.core.finish_reason(), "max_tokens limit reached"))
+      << d.core.finish_reason();
+  for (const auto& goal : d.core.ledger().goals())
+    EXPECT_EQ(goal.outcome, GoalOutcome::stopped_by_budget);
+}
+
+TEST(HubCore, AnExpiredHolderStillAtWorkIsCancelledWhenItsGoalIsStopped) {
+  Scenario s = make_scenario({make_goal("g1", 1)});
+  s.limits.max_tokens = 1;
+  Driver d(s);
+  d.join("planner-1", "planner");
+  d.start();
+  d.join("planner-2", "planner");
+  d.advance_s(31);  // the lease expires; planner-1 may still answer
+  d.tick();         // planner-2 takes the plan as a backup
+  ASSERT_EQ(d.dispatched().size(), 2u);
+  EXPECT_EQ(d.dispatched()[1].agent_id, "planner-2");
+  auto out = d.stop("interrupted");
+  std::vector<std::string> told;
+  for (const auto& cancel : only<CancelCommand>(out)) told.push_back(cancel.agent_id);
+  std::sort(told.begin(), told.end());
+  EXPECT_EQ(told, (std::vector<std::string>{"planner-1", "planner-2"}));
 }
 
 TEST(HubCore, StopFailsOpenGoalsCancelsHeldTasksAndHappensOnce) {

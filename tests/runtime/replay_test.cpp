@@ -1,13 +1,20 @@
 // Replay: a RESULT record carries every field of an outcome, and a journal fed to a fresh core
-// rebuilds exactly the state — the same report — that the core which wrote it reached.
+// rebuilds exactly the state — the same report — that the core which wrote it reached; the
+// replay's report is compared with the run's field by field (`cadre replay`, replay_report.h).
 #include "cadre/runtime/replay.h"
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cadre/agents/sim_brain.h"
+#include "cadre/runtime/replay_report.h"
 #include "cadre/runtime/report.h"
 #include "journal_events.h"
 
@@ -183,6 +190,177 @@ TEST(Replay, ARecordThatIsNotAHubEventFailsNamingIt) {
     ASSERT_FALSE(replayed.ok());
     EXPECT_NE(replayed.error().to_string().find("journal record 0: malformed"), std::string::npos)
         << replayed.error().to_string();
+  }
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// The replay's report against the run's (`cadre replay`, replay_report.h).
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// What a live hub knows beside its core: the facts report_fields_not_in_journal names.
+RunFacts shell_facts_for_test() {
+  RunFacts facts;
+  facts.mode = "live";
+  facts.wall_s = 9.5;
+  facts.messages = {120, 80, 1, 0};
+  facts.agent_restarts = {{"coder-2", 1}};
+  return facts;
+}
+
+TEST(ReplayReport, AReplayedJournalGivesTheReportAndGoalLinesTheRunWrote) {
+  const Scenario scenario = scenario_for_replay();
+  HubCore original(scenario);
+  const auto records = run_and_journal(scenario, original);
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("cadre-replay-report-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const Status written = write_report(dir.string(), original, shell_facts_for_test());
+  const std::string report = file_text((dir / "report.json").string());
+  const std::string goals = file_text((dir / "goals.jsonl").string());
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(written.ok()) << written.error().to_string();
+
+  HubCore rebuilt(scenario);
+  auto replayed = replay_journal(records, rebuilt);
+  ASSERT_TRUE(replayed.ok()) << replayed.error().to_string();
+  auto shell = read_shell_facts(report, "report.json");
+  ASSERT_TRUE(shell.ok()) << shell.error().to_string();
+  EXPECT_EQ(shell->mode, "live");
+  EXPECT_EQ(shell->wall_s, 9.5);
+  EXPECT_EQ(shell->messages.sent, 120u);
+  EXPECT_EQ(shell->agent_restarts.at("coder-2"), 1u);
+  const RunFacts facts = replayed_run_facts(rebuilt, *replayed, *shell);
+  EXPECT_FALSE(facts.interrupted);
+  EXPECT_EQ(facts.agent_pids.at("coder-1"), 1000);
+
+  // The rebuilt core's goal lines are the run's, byte for byte.
+  EXPECT_EQ(goals_jsonl(rebuilt), goals);
+  auto report_diff = compare_report_json(report, report_json(rebuilt, facts), "report.json");
+  ASSERT_TRUE(report_diff.ok());
+  EXPECT_TRUE(report_diff->empty()) << report_diff->front().field;
+  auto goal_diff = compare_goal_lines(goals, goals_jsonl(rebuilt), "goals.jsonl");
+  ASSERT_TRUE(goal_diff.ok());
+  EXPECT_TRUE(goal_diff->empty()) << goal_diff->front().field;
+
+  // Without the shell's facts the replay still agrees on everything the journal holds.
+  auto bare = compare_report_json(report, report_json(rebuilt, replayed_run_facts(rebuilt, *replayed, {})),
+                                  "report.json");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_TRUE(bare->empty()) << bare->front().field;
+}
+
+TEST(ReplayReport, EveryDifferenceIsListedWithItsFieldAndBothValuesButTheShellsFacts) {
+  const std::string report = R"({"mode":"live","interrupted":false,
+    "goals":{"total":2,"resolved":2},"time":{"wall_s":1.5,"goal_p50_s":0.5},
+    "messages":{"sent":10,"received":9},
+    "agents":[{"id":"coder-1","tasks":3,"restarts":0},{"id":"critic-1","tasks":2,"restarts":0}],
+    "task_attempts":[{"goal":"g","task":"plan","attempt":0,"state":"done"},
+                     {"goal":"g","task":"s1","attempt":0,"state":"done"},
+                     {"goal":"g","task":"s1","attempt":1,"state":"done"}]})";
+  const std::string replay = R"({"mode":"sim","interrupted":false,
+    "goals":{"total":2,"resolved":1},"time":{"wall_s":7,"goal_p50_s":0.5},
+    "messages":{"sent":0,"received":0},
+    "agents":[{"id":"coder-1","tasks":4,"restarts":5},{"id":"critic-1","tasks":2,"restarts":0}],
+    "task_attempts":[{"goal":"g","task":"plan","attempt":0,"state":"done"},
+                     {"goal":"g","task":"s1","attempt":1,"state":"leased"}],
+    "extra":true})";
+  auto diff = compare_report_json(report, replay, "report.json");
+  ASSERT_TRUE(diff.ok()) << diff.error().to_string();
+  std::vector<std::string> lines;
+  for (const auto& m : *diff) lines.push_back(m.field + " " + m.report + " " + m.replay);
+  // Attempts are matched by key: the missing one is one difference, not a shift of the rest.
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "agents[coder-1].tasks 3 4",
+                       "goals.resolved 2 1",
+                       "task_attempts[g/s1#0] {\"attempt\":0,\"goal\":\"g\",\"state\":\"done\","
+                       "\"task\":\"s1\"} (absent)",
+                       "task_attempts[g/s1#1].state \"done\" \"leased\"",
+                       "extra (absent) true",
+                   }));
+
+  auto damaged = compare_report_json("{\"goals\": ", replay, "/runs/x/report.json");
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_NE(damaged.error().to_string().find("/runs/x/report.json"), std::string::npos);
+}
+
+TEST(ReplayReport, GoalLinesAreMatchedByIdAndALineThatIsNoGoalIsNamed) {
+  const std::string report = "{\"id\":\"a\",\"outcome\":\"resolved\",\"usd\":0.5}\n"
+                             "{\"id\":\"b\",\"outcome\":\"failed\",\"reason\":\"limit\"}\n";
+  const std::string replay = "{\"id\":\"b\",\"outcome\":\"failed\",\"reason\":\"limit\"}\n"
+                             "{\"id\":\"a\",\"outcome\":\"escalated\",\"usd\":0.5}\n";
+  auto diff = compare_goal_lines(report, replay, "goals.jsonl");
+  ASSERT_TRUE(diff.ok());
+  ASSERT_EQ(diff->size(), 1u);
+  EXPECT_EQ((*diff)[0].field, "goals.jsonl[a].outcome");
+  EXPECT_EQ((*diff)[0].report, "\"resolved\"");
+  EXPECT_EQ((*diff)[0].replay, "\"escalated\"");
+
+  auto bad = compare_goal_lines(report + "not json\n", replay, "/runs/x/goals.jsonl");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().to_string().find("/runs/x/goals.jsonl: line 3"), std::string::npos)
+      << bad.error().to_string();
+}
+
+TEST(ReplayReport, ShellFactsAreReadOnlyFromACadreReport) {
+  EXPECT_FALSE(read_shell_facts("[1, 2]", "r.json").ok());
+  auto missing = read_shell_facts(R"({"mode":"live"})", "r.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().to_string().find("r.json: not a cadre report"), std::string::npos)
+      << missing.error().to_string();
+}
+
+TEST(ReplayReport, AStopForAnInterruptIsReplayedAsAnInterruptedRun) {
+  const Scenario scenario = scenario_for_replay();
+  HubCore original(scenario);
+  auto records = run_and_journal(scenario, original);
+  // Cut the run after a few records and stop it as the live hub does on Ctrl-C.
+  records.resize(12);
+  records.push_back({JsonLine().field("ev", "stop").field("reason", "interrupted")
+                         .field("n", std::uint64_t{12}).field("t_us", std::int64_t{999999})
+                         .str()});
+  HubCore rebuilt(scenario);
+  auto replayed = replay_journal(records, rebuilt);
+  ASSERT_TRUE(replayed.ok()) << replayed.error().to_string();
+  EXPECT_TRUE(replayed_run_facts(rebuilt, *replayed, {}).interrupted);
+}
+
+TEST(ReplayReport, GoalProgressShowsEveryGoalOpenEarlyAndEndedAtTheEnd) {
+  const Scenario scenario = scenario_for_replay();
+  HubCore original(scenario);
+  const auto records = run_and_journal(scenario, original);
+
+  HubCore early(scenario);
+  ASSERT_TRUE(replay_journal(records, early, 7).ok());  // 5 joins, the start, one result
+  const auto at_start = goal_progress(early);
+  ASSERT_EQ(at_start.size(), scenario.goals.size());
+  std::uint32_t running = 0, planned = 0;
+  for (const auto& goal : at_start) {
+    EXPECT_EQ(goal.outcome, "open") << goal.id;
+    running += goal.tasks_running;
+    planned += goal.planned;
+  }
+  EXPECT_GT(running, 0u);
+  EXPECT_EQ(planned, 1u);  // the one plan answered so far
+  EXPECT_EQ(at_start[0].id, "g0");
+
+  HubCore end(scenario);
+  ASSERT_TRUE(replay_journal(records, end).ok());
+  for (const auto& goal : goal_progress(end)) {
+    EXPECT_NE(goal.outcome, "open") << goal.id;
+    EXPECT_EQ(goal.tasks_running + goal.tasks_queued, 0u) << goal.id;
+    EXPECT_TRUE(goal.planned) << goal.id;
+    EXPECT_GT(goal.results, 0u) << goal.id;
+    for (const auto& subtask : goal.subtasks) {
+      EXPECT_NE(subtask.state, "solving") << goal.id << "/" << subtask.id;
+      EXPECT_GT(subtask.attempts, 0u) << goal.id << "/" << subtask.id;
+    }
   }
 }
 

@@ -127,14 +127,22 @@ class HubCore {
   void accept_result(TaskId task, AgentIndex agent, const roles::TaskOutcome& outcome,
                      TimeUs now);
   void ignore_result(const std::string& agent_id, const roles::TaskOutcome& outcome);
-  // stop() without clearing the commands gathered so far.
-  void stop_into(const std::string& reason, TimeUs now);
+  // stop() without clearing the commands gathered so far; open goals end with `outcome`.
+  void stop_into(const std::string& reason, TimeUs now,
+                 GoalOutcome outcome = GoalOutcome::failed);
+  // Takes a task back from everyone working on it (CANCEL with `reason`) or out of its queue.
+  void cancel_task(TaskId id, const std::string& reason, TimeUs now);
+  // Ends an open goal stopped_by_budget: its tasks are cancelled, nothing more of it runs.
+  void stop_goal(std::uint32_t goal_index, const std::string& reason, TimeUs now);
+  // The goal's own limits (limits.goal_budget_usd, goal_max_attempts): stops it when one is hit.
+  void check_goal_limits(std::uint32_t goal_index, TimeUs now);
   // Carries out step_ (filled by the workflow since it was last cleared).
   void apply(TimeUs now);
   // Puts a task back in its queue; `avoid_agent` (the holder whose lease expired) gets it back
   // only when no other agent of the role is free.
   void requeue(TaskId task, AgentIndex avoid_agent = kNoAgent);
   void place(TimeUs now);
+  // The run-wide limits (budget_usd, max_tokens, wall_s): stops the run when one is reached.
   void check_limits(TimeUs now);
   void finish_run(const std::string& reason);
   std::uint64_t priority_of(const TaskRecord& task) const;

@@ -19,8 +19,9 @@
 
 namespace cadre::runtime {
 
-// Every goal ends in exactly one of these; `none` only while it is open.
-enum class GoalOutcome { none, resolved, escalated, failed };
+// Every goal ends in exactly one of these; `none` only while it is open. stopped_by_budget: a
+// limit (scenario `limits:`) ended it before the team did; its reason names the limit.
+enum class GoalOutcome { none, resolved, escalated, failed, stopped_by_budget };
 const char* outcome_name(GoalOutcome outcome);
 
 // waiting: for the subtasks it depends on. escalated: with a human. The last three are terminal.
@@ -197,6 +198,11 @@ class Ledger {
   std::string_view goal_id_of(TaskId id) const { return goals_[tasks_[id].goal_index].spec.id; }
   std::string_view task_id_of(TaskId id) const;
   TaskKey key_of(TaskId id) const;
+  // The tasks of a goal, in the order they were added.
+  std::vector<TaskId> tasks_of_goal(std::uint32_t goal_index) const;
+  std::size_t task_count_of_goal(std::uint32_t goal_index) const {
+    return tasks_of_goal_[goal_index].size();
+  }
   std::optional<TaskId> find_task(std::string_view goal_id, std::string_view task_id,
                                   std::uint32_t attempt) const;
   // Whether task `id` exists and has the key (goal_id, task_id, attempt): a reference a peer

@@ -43,6 +43,11 @@ Status write_report(const std::string& dir, const HubCore& core, const RunFacts&
 // kind, agent, state, verdict, start_s, end_s, tokens_in, tokens_out, usd}), one per line.
 std::string report_json(const HubCore& core, const RunFacts& facts);
 
+// goals.jsonl as write_report writes it: one JSON object per goal and line, in goal order
+// ({id, outcome, subtasks, subtasks_discovered, subtasks_escalated, attempts, results, tokens_in,
+// tokens_out, usd, time_s, reason if any}).
+std::string goals_jsonl(const HubCore& core);
+
 // A human-readable summary table of the run.
 std::string summary_table(const HubCore& core, const RunFacts& facts);
 

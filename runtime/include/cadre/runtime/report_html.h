@@ -33,6 +33,7 @@ namespace report_colours {
 inline constexpr const char* kResolved = "#2e8b57";
 inline constexpr const char* kEscalated = "#e6a23c";
 inline constexpr const char* kFailed = "#d64545";
+inline constexpr const char* kStopped = "#7b5ea7";
 inline constexpr const char* kOpen = "#9e9e9e";
 // timeline, by task kind
 inline constexpr const char* kPlan = "#6a4c93";

@@ -79,9 +79,16 @@ struct Pricing {
   double human_usd_per_approval = 0.0;  // charged for each approval a person gives or refuses
 };
 
+// Hard limits the hub enforces (0 everywhere means none). A run-wide limit stops the run when it
+// is reached: nothing more is dispatched, tasks in flight are cancelled, and every open goal ends
+// stopped_by_budget. A goal's limit does the same to that goal alone.
 struct Limits {
-  double wall_s = 0.0;      // 0: none. Live runs stop at this wall time.
-  double budget_usd = 0.0;  // 0: none. No new work is dispatched once spend reaches it.
+  double wall_s = 0.0;                 // run time, seconds (virtual time under `cadre sim`)
+  double budget_usd = 0.0;             // spend of the whole run
+  std::uint64_t max_tokens = 0;        // tokens in + out of the whole run
+  double goal_budget_usd = 0.0;        // spend of one goal
+  std::uint32_t goal_max_attempts = 0; // task attempts one goal may start (every kind counts)
+  bool any_goal_limit() const { return goal_budget_usd > 0 || goal_max_attempts > 0; }
 };
 
 // Faults the simulator injects (`cadre sim` only; a live run has real ones). Probabilities are
