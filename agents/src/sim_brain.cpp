@@ -124,6 +124,7 @@ constexpr ParamSpec kParamSpecs[] = {
     {"tpr", &SimBrainParams::tpr, Range::probability},
     {"fpr", &SimBrainParams::fpr, Range::probability},
     {"miss_rate", &SimBrainParams::miss_rate, Range::probability},
+    {"replan_ease", &SimBrainParams::replan_ease, Range::probability},
     {"tokens_per_s", &SimBrainParams::tokens_per_s, Range::positive},
     {"overhead_s", &SimBrainParams::overhead_s, Range::non_negative},
     {"human_latency_s", &SimBrainParams::human_latency_s, Range::non_negative},
@@ -233,6 +234,17 @@ BrainAnswer SimBrain::answer(const roles::TaskAssignment& task) {
     case roles::TaskKind::plan: {
       const std::size_t n = task.goal_subtasks.size();
       std::vector<roles::SubtaskPlan> plan = task.goal_subtasks;
+      if (task.task_id.size() > 7 && task.task_id.ends_with("/replan")) {
+        // A replan rewrites the subtask it is given, easier by replan_ease; it misses nothing.
+        for (auto& subtask : plan)
+          subtask.difficulty = std::max(0.0, subtask.difficulty - p.replan_ease);
+        out.plan = std::move(plan);
+        const double scale = jitter(draw("tokens"));
+        out.tokens_in = round_tokens(600.0 * scale);
+        out.tokens_out = round_tokens(150.0 * scale);
+        answer.delay_s = model_latency(p, out.tokens_out, draw("latency"));
+        break;
+      }
       for (std::size_t i = 0; i < n; ++i) {
         if (plan[i].id.empty()) plan[i].id = "s" + std::to_string(i + 1);
       }

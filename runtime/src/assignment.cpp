@@ -31,6 +31,7 @@ void approval_work(const GoalRecord& goal, roles::Candidate& work) {
   work.content.clear();
   std::optional<bool> correct = true;
   for (const auto& subtask : goal.subtasks) {
+    if (subtask.state == SubtaskState::replaced) continue;  // its parts stand for it
     work.content.append("## ").append(subtask.plan.id).append(" ").append(subtask.plan.title);
     if (subtask.state == SubtaskState::resolved_by_human) work.content.append(" (by a human)");
     work.content.append("\n").append(subtask.accepted_content).append("\n");
@@ -42,6 +43,29 @@ void approval_work(const GoalRecord& goal, roles::Candidate& work) {
   }
   work.sim_correct = correct;
   assign_files(goal.workspace, work.files);
+}
+
+// What a replan asks of the planner: the subtask that used up its rounds, why each round failed,
+// and what the coders tried. In the instructions, so the default planner prompt shows it.
+void replan_instructions(const GoalRecord& goal, const SubtaskRecord& subtask, std::string& out) {
+  out.assign("Subtask ").append(subtask.plan.id).append(" (").append(subtask.plan.title);
+  out.append(") of this goal failed every revision round. Rewrite it so that a coder can "
+             "succeed, or split it into smaller subtasks (answer with one subtask to rewrite it, "
+             "several to split it; ids are yours to choose).\n\nIts instructions were:\n");
+  out.append(subtask.plan.instructions.empty() ? subtask.plan.title : subtask.plan.instructions);
+  if (!subtask.feedback.empty()) {
+    out.append("\n\nWhy its attempts were rejected:");
+    for (const auto& item : subtask.feedback) out.append("\n- ").append(item);
+  }
+  bool any = false;
+  for (const auto& candidate : subtask.round_candidates) {
+    if (!candidate.candidate) continue;
+    if (!any) out.append("\n\nThe last round's candidates:");
+    any = true;
+    out.append("\n- attempt ").append(std::to_string(candidate.attempt)).append(": ");
+    out.append(candidate.candidate->content.substr(0, 2000));
+  }
+  out.append("\n\nThe goal: ").append(goal.spec.description);
 }
 
 }  // namespace
@@ -60,6 +84,19 @@ void fill_assignment(const Ledger& ledger, TaskId id, roles::TaskAssignment& out
   out.lease_ms = 0;
   switch (task.kind) {
     case roles::TaskKind::plan:
+      if (task.replan) {
+        const SubtaskRecord& subtask = goal.subtasks[task.subtask_index];
+        out.difficulty = subtask.plan.difficulty;
+        replan_instructions(goal, subtask, out.instructions);
+        out.feedback = subtask.feedback;
+        out.candidate.reset();
+        out.goal_subtasks.resize(1);
+        out.goal_subtasks[0] = subtask.plan;
+        out.goal_subtasks[0].depends_on.clear();
+        assign_files(goal.workspace, out.workspace_files);
+        return;
+      }
+      [[fallthrough]];
     case roles::TaskKind::approve: {
       out.difficulty = 0.5;
       out.instructions.assign(goal.spec.description);

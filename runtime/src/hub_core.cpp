@@ -9,7 +9,10 @@ namespace cadre::runtime {
 HubCore::HubCore(const Scenario& scenario)
     : ledger_(scenario),
       workflow_(ledger_),
-      lease_us_(std::max<TimeUs>(1, seconds_to_us(scenario.workflow.lease_s))) {}
+      lease_us_(std::max<TimeUs>(1, seconds_to_us(scenario.workflow.lease_s))),
+      stall_us_(scenario.workflow.stall_s > 0
+                    ? std::max<TimeUs>(1, seconds_to_us(scenario.workflow.stall_s))
+                    : 0) {}
 
 std::uint64_t HubCore::priority_of(const TaskRecord& task) const {
   // Earlier goals first: finishing goals one after another gives shorter goal latencies than
@@ -155,6 +158,7 @@ void HubCore::accept_result(TaskId id, AgentIndex agent_index, const roles::Task
   out_.push_back(AckCommand{
       agent.id, roles::Ack{outcome.goal_id, outcome.task_id, outcome.attempt, true}});
 
+  touch(task.goal_index, now);
   step_.clear();
   workflow_.on_result(id, outcome, now, step_);
   apply(now);
@@ -178,6 +182,7 @@ std::vector<Command>& HubCore::tick(TimeUs now) {
   }
   check_limits(now);
   place(now);
+  notice_stalls(now);
   return out_;
 }
 
@@ -259,9 +264,77 @@ void HubCore::check_goal_limits(std::uint32_t goal_index, TimeUs now) {
   stop_goal(goal_index, reason, now);
 }
 
+void HubCore::touch(std::uint32_t goal_index, TimeUs now) {
+  ledger_.goal_changed(goal_index, now);
+  if (stall_us_ == 0) return;
+  stall_timers_.push_back(StallTimer{now + stall_us_, goal_index, ledger_.goal(goal_index).changes});
+  prune_stall_timers();
+}
+
+void HubCore::prune_stall_timers() {
+  while (!stall_timers_.empty()) {
+    const StallTimer& front = stall_timers_.front();
+    const GoalRecord& goal = ledger_.goal(front.goal_index);
+    if (goal.outcome == GoalOutcome::none && goal.changes == front.changes &&
+        goal.open_stall < 0)
+      return;
+    stall_timers_.pop_front();
+  }
+}
+
+void HubCore::notice_stalls(TimeUs now) {
+  if (finished_ || stopping_) return;
+  prune_stall_timers();
+  while (!stall_timers_.empty() && stall_timers_.front().due <= now) {
+    const std::uint32_t goal_index = stall_timers_.front().goal_index;
+    stall_timers_.pop_front();
+    GoalRecord& goal = ledger_.goal(goal_index);
+    StallRecord stall;
+    stall.goal_index = goal_index;
+    stall.since = goal.last_change_at;
+    stall.noticed_at = now;
+    stall.reason = stall_reason(goal_index);
+    goal.open_stall = static_cast<std::int64_t>(ledger_.stalls().size());
+    out_.push_back(GoalStalledCommand{goal_index, stall.reason});
+    ledger_.stalls().push_back(std::move(stall));
+    prune_stall_timers();
+  }
+}
+
+std::string HubCore::stall_reason(std::uint32_t goal_index) const {
+  // What its open tasks wait for, the most telling first.
+  std::string no_agent, human, busy, working;
+  for (TaskId id : ledger_.tasks_of_goal(goal_index)) {
+    const TaskRecord& task = ledger_.task(id);
+    if (task.state != TaskState::queued && task.state != TaskState::leased) continue;
+    const std::string role = role_of(task.kind);
+    const std::string what = std::string(ledger_.task_id_of(id));
+    if (task.state == TaskState::queued && scheduler_.present_agents(role) == 0) {
+      if (no_agent.empty()) no_agent = "no agent of role " + role + " is present (" + what + " waits)";
+    } else if (role == "human") {
+      if (human.empty()) human = "waiting on a human (" + what + ")";
+    } else if (task.state == TaskState::queued) {
+      if (busy.empty()) busy = "every " + role + " is busy (" + what + " waits)";
+    } else if (working.empty()) {
+      working = "waiting on " + agent_id(task.agent) + " (" + role + ", " + what + ")";
+    }
+  }
+  if (!no_agent.empty()) return no_agent;
+  if (!human.empty()) return human;
+  for (const auto& subtask : ledger_.goals()[goal_index].subtasks)
+    for (const auto& candidate : subtask.round_candidates)
+      if (candidate.needs_verify && !candidate.verified)
+        return "waiting for the verify command (" + subtask.plan.id + ")";
+  if (!busy.empty()) return busy;
+  if (!working.empty()) return working;
+  return "nothing of it is open";
+}
+
 std::optional<TimeUs> HubCore::next_deadline() const {
   if (finished_) return std::nullopt;
   std::optional<TimeUs> next = scheduler_.next_lease_deadline();
+  if (!stall_timers_.empty() && (!next || stall_timers_.front().due < *next))
+    next = stall_timers_.front().due;
   const double wall_s = ledger_.scenario().limits.wall_s;
   if (started_ && wall_s > 0) {
     const TimeUs wall_deadline = started_at_ + seconds_to_us(wall_s);
@@ -277,6 +350,7 @@ std::vector<Command>& HubCore::verify_finished(const std::string& goal_id,
   saw(now);
   if (finished_ || stopping_) return out_;
   if (const auto goal = ledger_.find_goal(goal_id)) {
+    touch(*goal, now);
     step_.clear();
     workflow_.on_verified(*goal, subtask_id, attempt, passed, output, now, step_);
     apply(now);
@@ -305,6 +379,7 @@ void HubCore::apply(TimeUs now) {
     }
     task.queued_at = now;
     scheduler_.enqueue(id, role_of(task.kind), priority_of(task));
+    touch(task.goal_index, now);
   }
   if (max_attempts > 0) {
     for (TaskId id : step.new_tasks) check_goal_limits(ledger_.task(id).goal_index, now);
@@ -342,6 +417,7 @@ void HubCore::place(TimeUs now) {
     ledger_.open_span(placement.task, placement.agent, now);
     GoalRecord& goal = ledger_.goal(task.goal_index);
     if (goal.first_dispatch_at < 0) goal.first_dispatch_at = now;
+    touch(task.goal_index, now);
     if (leased) scheduler_.arm_lease(placement.task, task.lease_generation, task.lease_deadline);
     if (sent_used_ == sent_.size()) sent_.emplace_back();
     roles::TaskAssignment& sent = sent_[sent_used_++];

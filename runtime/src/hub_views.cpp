@@ -168,6 +168,7 @@ std::string inbox_view(const HubCore& core, bool has_inbox, TimeUs now) {
     } else if (task.kind == roles::TaskKind::approve) {
       json subtasks = json::array();
       for (const auto& subtask : goal.subtasks)
+        if (subtask.state != SubtaskState::replaced)  // its parts stand for it
         subtasks.push_back({{"id", subtask.plan.id},
                             {"title", subtask.plan.title},
                             {"by", subtask.state == SubtaskState::resolved_by_human ? "human" : "team"}});

@@ -16,6 +16,20 @@ const char* outcome_name(GoalOutcome outcome) {
   return "?";
 }
 
+const char* subtask_state_name(SubtaskState state) {
+  switch (state) {
+    case SubtaskState::waiting: return "waiting";
+    case SubtaskState::solving: return "solving";
+    case SubtaskState::escalated: return "escalated";
+    case SubtaskState::replanning: return "replanning";
+    case SubtaskState::replaced: return "replaced";
+    case SubtaskState::resolved: return "resolved";
+    case SubtaskState::resolved_by_human: return "resolved_by_human";
+    case SubtaskState::failed: return "failed";
+  }
+  return "?";
+}
+
 const char* span_end_name(SpanEnd how) {
   switch (how) {
     case SpanEnd::open: return "open";
@@ -105,6 +119,7 @@ const char* role_of(roles::TaskKind kind) {
 std::uint32_t Ledger::add_subtask(std::uint32_t goal_index, SubtaskRecord subtask) {
   subtask.review_task_id = subtask.plan.id + "/review";
   subtask.resolve_task_id = subtask.plan.id + "/resolve";
+  subtask.replan_task_id = subtask.plan.id + "/replan";
   auto& subtasks = goals_[goal_index].subtasks;
   subtasks.push_back(std::move(subtask));
   return static_cast<std::uint32_t>(subtasks.size() - 1);
@@ -126,10 +141,25 @@ TaskId Ledger::add_task(roles::TaskKind kind, std::uint32_t goal_index,
   return id;
 }
 
+TaskId Ledger::add_replan_task(std::uint32_t goal_index, std::uint32_t subtask_index,
+                               std::uint32_t attempt, std::uint32_t revision) {
+  const auto id = static_cast<TaskId>(tasks_.size());
+  TaskRecord& record = tasks_.emplace_back();
+  record.kind = roles::TaskKind::plan;
+  record.replan = true;
+  record.goal_index = goal_index;
+  record.subtask_index = subtask_index;
+  record.attempt = attempt;
+  record.revision = revision;
+  tasks_of_goal_[goal_index].push_back(GoalTaskEntry{attempt, task_id_hash(task_id_of(id)), id});
+  return id;
+}
+
 std::string_view Ledger::task_id_of(TaskId id) const {
   const TaskRecord& task = tasks_[id];
   switch (task.kind) {
     case roles::TaskKind::plan:
+      if (task.replan) return goals_[task.goal_index].subtasks[task.subtask_index].replan_task_id;
       return "plan";
     case roles::TaskKind::approve:
       return "approve";
@@ -209,8 +239,19 @@ void Ledger::charge_usd(std::uint32_t goal_index, double usd) {
   usd_ += usd;
 }
 
+void Ledger::goal_changed(std::uint32_t goal_index, TimeUs now) {
+  GoalRecord& goal = goals_[goal_index];
+  goal.last_change_at = now;
+  ++goal.changes;
+  if (goal.open_stall >= 0) {
+    stalls_[static_cast<std::size_t>(goal.open_stall)].ended_at = now;
+    goal.open_stall = -1;
+  }
+}
+
 void Ledger::finish_goal(std::uint32_t goal_index, GoalOutcome outcome, TimeUs now,
                          std::string reason) {
+  goal_changed(goal_index, now);
   GoalRecord& goal = goals_[goal_index];
   goal.outcome = outcome;
   goal.finished_at = now;

@@ -202,18 +202,6 @@ Result<std::vector<ReportMismatch>> compare_goal_lines(std::string_view report_t
   return mismatches;
 }
 
-const char* subtask_state_name(SubtaskState state) {
-  switch (state) {
-    case SubtaskState::waiting: return "waiting";
-    case SubtaskState::solving: return "solving";
-    case SubtaskState::escalated: return "escalated";
-    case SubtaskState::resolved: return "resolved";
-    case SubtaskState::resolved_by_human: return "resolved_by_human";
-    case SubtaskState::failed: return "failed";
-  }
-  return "?";
-}
-
 std::vector<GoalProgress> goal_progress(const HubCore& core) {
   const Ledger& ledger = core.ledger();
   std::vector<GoalProgress> goals;

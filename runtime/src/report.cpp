@@ -267,6 +267,18 @@ json report_totals(const HubCore& core, const RunFacts& facts) {
         {"refused", facts.messages.refused}}},
   };
   if (facts.real_s >= 0) report["time"]["real_s"] = round6(facts.real_s);
+  json stalls = json::array();
+  const TimeUs origin = core.started_at();
+  for (const StallRecord& stall : ledger.stalls()) {
+    stalls.push_back({{"goal", ledger.goals()[stall.goal_index].spec.id},
+                      {"since_s", round6(us_to_seconds(stall.since - origin))},
+                      {"noticed_s", round6(us_to_seconds(stall.noticed_at - origin))},
+                      {"end_s", stall.ended_at >= 0
+                                    ? json(round6(us_to_seconds(stall.ended_at - origin)))
+                                    : json(nullptr)},
+                      {"reason", stall.reason}});
+  }
+  report["stalls"] = std::move(stalls);
   return report;
 }
 
@@ -393,6 +405,11 @@ std::string summary_table(const HubCore& core, const RunFacts& facts) {
     restarted += (restarted.empty() ? "" : ", ") + agent + ": " + std::to_string(count);
   }
   if (restarts > 0) out << "  restarts   " << restarts << " (" << restarted << ")\n";
+  if (!ledger.stalls().empty()) {
+    std::snprintf(line, sizeof line, "  stalls     %zu (goals with no change for %g s; report.json lists why)\n",
+                  ledger.stalls().size(), ledger.scenario().workflow.stall_s);
+    out << line;
+  }
   const Overrun overrun = overrun_of(ledger);
   if (overrun.run_usd + overrun.goals_usd > 0 || overrun.tokens > 0) {
     std::snprintf(line, sizeof line,

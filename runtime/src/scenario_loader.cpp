@@ -109,7 +109,8 @@ const std::vector<ParamSpec>& params_of(const std::string& kind) {
 }
 const std::vector<std::string> kWorkflowKeys = {"kind",        "samples",   "max_revisions",
                                                 "on_exhausted", "lease_s",  "heartbeat_s",
-                                                "liveness",    "time_scale", "approval"};
+                                                "liveness",    "time_scale", "approval",
+                                                "max_replans", "after_replans", "stall_s"};
 const std::vector<std::string> kWorkKeys = {"goals", "generate"};
 const std::vector<std::string> kGoalKeys = {"id", "title", "description", "subtasks", "verify"};
 const std::vector<std::string> kVerifyKeys = {"command", "timeout_s"};
@@ -405,9 +406,18 @@ WorkflowConfig parse_workflow(const Document& doc, const MapView& map) {
     w.max_revisions = static_cast<std::uint32_t>(uint_in(doc, *v, 0, 100));
   }
   if (auto v = map.get("on_exhausted")) {
-    w.on_exhausted = one_of(doc, *v, {"escalate", "fail"}, "on_exhausted value") == "escalate"
-                         ? OnExhausted::escalate
-                         : OnExhausted::fail;
+    const std::string how = one_of(doc, *v, {"escalate", "fail", "replan"}, "on_exhausted value");
+    w.on_exhausted = how == "escalate" ? OnExhausted::escalate
+                     : how == "fail"   ? OnExhausted::fail
+                                       : OnExhausted::replan;
+  }
+  if (auto v = map.get("stall_s")) w.stall_s = number_non_negative(doc, *v);
+  if (auto v = map.get("max_replans"))
+    w.max_replans = static_cast<std::uint32_t>(uint_in(doc, *v, 0, 100));
+  if (auto v = map.get("after_replans")) {
+    w.after_replans = one_of(doc, *v, {"escalate", "fail"}, "after_replans value") == "escalate"
+                          ? OnExhausted::escalate
+                          : OnExhausted::fail;
   }
   if (auto v = map.get("approval")) {
     w.approval = one_of(doc, *v, {"auto", "human"}, "approval value") == "human"
@@ -611,6 +621,15 @@ void check_team(const Document& doc, const At& team_at, const std::vector<TeamEn
     if (roles.count(needed) == 0) {
       doc.fail_at(team_at, std::string("the team needs at least one ") + needed);
     }
+  }
+  if (workflow.on_exhausted == OnExhausted::replan &&
+      workflow.after_replans == OnExhausted::escalate && roles.count("human") == 0) {
+    const char* what =
+        "replan escalates once its replans are used (workflow.after_replans: escalate, the "
+        "default), which needs a human in the team: add a team entry with role: human, or set "
+        "workflow.after_replans: fail";
+    if (on_exhausted_at) doc.fail_at(*on_exhausted_at, what);
+    doc.fail_at(team_at, what);
   }
   if (workflow.on_exhausted == OnExhausted::escalate && roles.count("human") == 0) {
     const char* what =

@@ -125,6 +125,11 @@ void SimRun::execute(std::vector<Command>& commands, TimeUs now) {
     } else if (auto* verify = std::get_if<VerifyCommand>(&command)) {
       // Verification takes no virtual time; it runs for real, in a scratch folder.
       pending_verifications_.push_back(std::move(*verify));
+    } else if (auto* stalled = std::get_if<GoalStalledCommand>(&command)) {
+      if (options_.on_progress) {
+        const GoalRecord& record = core_.ledger().goals()[stalled->goal_index];
+        options_.on_progress("goal " + record.spec.id + " stalled: " + stalled->reason);
+      }
     } else if (auto* goal = std::get_if<GoalFinishedCommand>(&command)) {
       ++goals_done_;
       if (options_.on_progress) {

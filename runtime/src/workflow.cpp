@@ -95,6 +95,10 @@ void Workflow::on_result(TaskId task, const roles::TaskOutcome& outcome, TimeUs 
 
 void Workflow::on_plan(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
                        WorkflowStep& step) {
+  if (ledger_.task(task).replan) {
+    on_replan(task, outcome, now, step);
+    return;
+  }
   const std::uint32_t goal_index = ledger_.task(task).goal_index;
   GoalRecord& goal = ledger_.goal(goal_index);
   if (goal.planned || goal.outcome != GoalOutcome::none) return;
@@ -247,12 +251,29 @@ void Workflow::maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtas
   }
 
   const WorkflowConfig& config = ledger_.scenario().workflow;
-  if (subtask.round < config.max_revisions) {
+  if (subtask.round - subtask.first_round < config.max_revisions) {
     ++subtask.round;
     start_round(goal_index, subtask_index, step);
     return;
   }
-  if (config.on_exhausted == OnExhausted::fail) {
+  exhausted(goal_index, subtask_index, now, step);
+}
+
+void Workflow::exhausted(std::uint32_t goal_index, std::uint32_t subtask_index, TimeUs now,
+                         WorkflowStep& step) {
+  const WorkflowConfig& config = ledger_.scenario().workflow;
+  SubtaskRecord& subtask = ledger_.goal(goal_index).subtasks[subtask_index];
+  OnExhausted how = config.on_exhausted;
+  if (how == OnExhausted::replan) {
+    if (subtask.replans < config.max_replans) {
+      subtask.state = SubtaskState::replanning;
+      step.new_tasks.push_back(ledger_.add_replan_task(goal_index, subtask_index,
+                                                       subtask.replans++, subtask.round));
+      return;
+    }
+    how = config.after_replans;
+  }
+  if (how == OnExhausted::fail) {
     subtask.state = SubtaskState::failed;
     subtask_ended(goal_index, subtask_index, step);
     maybe_finish_goal(goal_index, now, step);
@@ -261,6 +282,74 @@ void Workflow::maybe_finish_round(std::uint32_t goal_index, std::uint32_t subtas
   subtask.state = SubtaskState::escalated;
   step.new_tasks.push_back(ledger_.add_task(roles::TaskKind::resolve, goal_index, subtask_index,
                                             0, subtask.round));
+}
+
+void Workflow::on_replan(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
+                         WorkflowStep& step) {
+  const std::uint32_t goal_index = ledger_.task(task).goal_index;
+  const std::uint32_t subtask_index = ledger_.task(task).subtask_index;
+  GoalRecord& goal = ledger_.goal(goal_index);
+  if (goal.outcome != GoalOutcome::none) return;
+  if (goal.subtasks[subtask_index].state != SubtaskState::replanning) return;
+  std::string why = outcome.error;
+  if (!outcome.ok || !plan_is_usable(outcome.plan, why)) {
+    // A failed replan is a replan used: another one, or the subtask gives up.
+    goal.subtasks[subtask_index].feedback.push_back("replanning failed: " + why);
+    exhausted(goal_index, subtask_index, now, step);
+    return;
+  }
+  if (outcome.plan.size() == 1) {
+    // Rewritten: the same subtask (id, dependencies) with the planner's new text, and a fresh
+    // allowance of revision rounds.
+    SubtaskRecord& subtask = goal.subtasks[subtask_index];
+    const roles::SubtaskPlan& rewrite = outcome.plan.front();
+    subtask.plan.title = rewrite.title;
+    subtask.plan.instructions = rewrite.instructions;
+    subtask.plan.difficulty = rewrite.difficulty;
+    subtask.state = SubtaskState::solving;
+    ++subtask.round;
+    subtask.first_round = subtask.round;
+    start_round(goal_index, subtask_index, step);
+    return;
+  }
+  // Split: the parts stand for the subtask. Their ids are the subtask's with ".1", ".2", ...
+  // (the planner's own ids may clash with the goal's); their dependencies among themselves are
+  // kept, mapped to the new ids.
+  const std::string base = goal.subtasks[subtask_index].plan.id;
+  const std::uint32_t replans = goal.subtasks[subtask_index].replans;
+  std::map<std::string, std::string> renamed;
+  for (std::size_t i = 0; i < outcome.plan.size(); ++i)
+    renamed[outcome.plan[i].id] = base + "." + std::to_string(i + 1);
+  std::vector<std::uint32_t> parts;
+  for (const auto& planned : outcome.plan) {
+    SubtaskRecord part;
+    part.plan = planned;
+    part.plan.id = renamed[planned.id];
+    for (auto& dependency : part.plan.depends_on) dependency = renamed[dependency];
+    part.state = part.plan.depends_on.empty() ? SubtaskState::solving : SubtaskState::waiting;
+    part.part_of = subtask_index;
+    part.replans = replans;  // the replans allowed are for the whole, not for each part
+    parts.push_back(ledger_.add_subtask(goal_index, std::move(part)));
+  }
+  SubtaskRecord& whole = ledger_.goal(goal_index).subtasks[subtask_index];
+  whole.state = SubtaskState::replaced;
+  whole.parts = parts;
+  for (std::uint32_t part : parts)
+    if (ledger_.goal(goal_index).subtasks[part].state == SubtaskState::solving)
+      start_subtask(goal_index, part, step);
+}
+
+SubtaskState Workflow::effective_state(const GoalRecord& goal, std::uint32_t subtask_index) {
+  const SubtaskRecord& subtask = goal.subtasks[subtask_index];
+  if (subtask.state != SubtaskState::replaced) return subtask.state;
+  bool all_resolved = true;
+  for (std::uint32_t part : subtask.parts) {
+    const SubtaskState state = effective_state(goal, part);
+    if (state == SubtaskState::failed) return SubtaskState::failed;
+    all_resolved = all_resolved && (state == SubtaskState::resolved ||
+                                    state == SubtaskState::resolved_by_human);
+  }
+  return all_resolved ? SubtaskState::resolved : SubtaskState::solving;
 }
 
 void Workflow::on_resolve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now,
@@ -298,11 +387,12 @@ void Workflow::subtask_ended(std::uint32_t goal_index, std::uint32_t subtask_ind
       if (waiting.state != SubtaskState::waiting) continue;
       bool all_resolved = true, any_failed = false;
       for (const auto& dependency : waiting.plan.depends_on) {
-        for (const auto& other : goal.subtasks) {
-          if (other.plan.id != dependency) continue;
-          any_failed = any_failed || other.state == SubtaskState::failed;
-          all_resolved = all_resolved && (other.state == SubtaskState::resolved ||
-                                          other.state == SubtaskState::resolved_by_human);
+        for (std::uint32_t j = 0; j < goal.subtasks.size(); ++j) {
+          if (goal.subtasks[j].plan.id != dependency) continue;
+          const SubtaskState state = effective_state(goal, j);  // a split one: its parts
+          any_failed = any_failed || state == SubtaskState::failed;
+          all_resolved = all_resolved && (state == SubtaskState::resolved ||
+                                          state == SubtaskState::resolved_by_human);
         }
       }
       if (any_failed) {
@@ -321,7 +411,7 @@ void Workflow::maybe_finish_goal(std::uint32_t goal_index, TimeUs now, WorkflowS
   if (goal.outcome != GoalOutcome::none) return;
   for (const auto& subtask : goal.subtasks)
     if (subtask.state == SubtaskState::solving || subtask.state == SubtaskState::escalated ||
-        subtask.state == SubtaskState::waiting)
+        subtask.state == SubtaskState::waiting || subtask.state == SubtaskState::replanning)
       return;
 
   if (!goal.verified) {
@@ -329,7 +419,8 @@ void Workflow::maybe_finish_goal(std::uint32_t goal_index, TimeUs now, WorkflowS
     // run like any other.
     goal.verified = true;
     std::set<std::string> planned;
-    for (const auto& subtask : goal.subtasks) planned.insert(subtask.plan.id);
+    for (const auto& subtask : goal.subtasks)
+      if (!subtask.part_of) planned.insert(subtask.plan.id);  // parts are the planner's own
     // Only a plan made from the specification (its ids are the specification's: "s1", "s2",
     // ...) can be checked against it; a planner that invented its own subtasks is not.
     std::set<std::string> specified;

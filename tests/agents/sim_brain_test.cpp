@@ -382,6 +382,26 @@ TEST(SimPlanner, ReturnsTheGoalSubtasksWithIdsWhenNothingIsMissed) {
   EXPECT_LE(ans.outcome.tokens_out, 563u);
 }
 
+TEST(SimPlanner, AReplanRewritesTheSubtaskEasierByReplanEaseAndMissesNothing) {
+  SimBrainParams params;
+  params.miss_rate = 1.0;  // a plan would always miss a subtask; a replan never does
+  params.replan_ease = 0.25;
+  SimBrain planner("planner", "m", params);
+  for (double difficulty : {0.9, 0.1}) {
+    TaskAssignment t = plan_task("g001", 0);
+    t.task_id = "s2/replan";
+    t.goal_subtasks = {SubtaskPlan{"s2", "hard part", "do it", difficulty}};
+    auto ans = planner.answer(t);
+    ASSERT_TRUE(ans.outcome.ok);
+    ASSERT_EQ(ans.outcome.plan.size(), 1u);
+    EXPECT_EQ(ans.outcome.plan[0].id, "s2");
+    EXPECT_EQ(ans.outcome.plan[0].instructions, "do it");
+    EXPECT_DOUBLE_EQ(ans.outcome.plan[0].difficulty, std::max(0.0, difficulty - 0.25));
+    EXPECT_GT(ans.outcome.tokens_in, 0u);
+  }
+  EXPECT_FALSE(parse_sim_params({{"replan_ease", "1.5"}}).ok());
+}
+
 TEST(SimPlanner, MissRateMatchesAndTheMissedSubtaskIsSpreadEvenly) {
   SimBrainParams params;
   params.miss_rate = 0.3;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "process_harness.h"
 
@@ -54,6 +55,67 @@ TEST(SimCli, SimAndLiveAgreeGoalByGoalOnSmallTeam) {
 
 TEST(SimCli, SimAndLiveAgreeGoalByGoalOnEscalationHeavy) {
   expect_sim_and_live_agree("escalation-heavy.yaml", "3");
+}
+
+TEST(SimCli, ReplanningTurnsEscalationsIntoResolutions) {
+  TempDir dir("replan");
+  auto run = [&](const std::string& on_exhausted) {
+    auto [code, output] = run_to_end(
+        {cadre_binary(), "sim", scenario_path("feature-team.yaml"), "--set",
+         "workflow.on_exhausted=" + on_exhausted, "--set", "workflow.max_replans=2", "--out",
+         dir.path() + "/" + on_exhausted, "-q"},
+        dir.path() + "/" + on_exhausted + ".log", 60s);
+    EXPECT_EQ(code, 0) << output;
+    return read_json(dir.path() + "/" + on_exhausted + "/report.json");
+  };
+  const json escalating = run("escalate");
+  const json replanning = run("replan");
+  const int escalated_before = escalating["goals"]["escalated"];
+  ASSERT_GT(escalated_before, 0) << "feature-team must escalate for this test to mean anything";
+  EXPECT_LT(replanning["goals"]["escalated"].get<int>(), escalated_before);
+  EXPECT_GT(replanning["goals"]["resolved"].get<int>(),
+            escalating["goals"]["resolved"].get<int>());
+  EXPECT_EQ(replanning["goals"]["failed"], 0);
+  // The replans show in the task list as plan tasks named after their subtask.
+  int replans = 0;
+  for (const auto& attempt : replanning["task_attempts"]) {
+    const std::string task = attempt["task"];
+    if (task.size() > 7 && task.ends_with("/replan")) {
+      ++replans;
+      EXPECT_EQ(attempt["kind"], "plan");
+    }
+  }
+  EXPECT_GE(replans, escalated_before - replanning["goals"]["escalated"].get<int>());
+}
+
+TEST(SimCli, GoalsWithNoChangeForStallSAreReportedWithTheReason) {
+  TempDir dir("stall");
+  auto [code, output] =
+      run_to_end({cadre_binary(), "sim", scenario_path("feature-team.yaml"), "--set",
+                  "workflow.stall_s=1", "--out", dir.path() + "/run"},
+                 dir.path() + "/run.log", 60s);
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_NE(output.find(" stalled: "), std::string::npos) << output;
+  const json report = read_json(dir.path() + "/run/report.json");
+  const json& stalls = report["stalls"];
+  ASSERT_FALSE(stalls.empty());
+  std::set<std::string> kinds;
+  for (const auto& stall : stalls) {
+    EXPECT_NEAR(stall["noticed_s"].get<double>() - stall["since_s"].get<double>(), 1.0, 1e-5);
+    ASSERT_FALSE(stall["end_s"].is_null()) << "every goal ended, so every stall did";
+    EXPECT_GE(stall["end_s"].get<double>(), stall["noticed_s"].get<double>());
+    const std::string reason = stall["reason"];
+    kinds.insert(reason.substr(0, reason.find(" (")));
+  }
+  // The feature team waits on its coders and on its one (slow) human.
+  EXPECT_TRUE(kinds.count("waiting on a human")) << output;
+  EXPECT_TRUE(kinds.count("every coder is busy")) << output;
+  // Without stall_s nothing is reported.
+  auto [quiet_code, quiet] = run_to_end({cadre_binary(), "sim", scenario_path("feature-team.yaml"),
+                                         "--out", dir.path() + "/quiet", "-q"},
+                                        dir.path() + "/quiet.log", 60s);
+  ASSERT_EQ(quiet_code, 0) << quiet;
+  EXPECT_TRUE(read_json(dir.path() + "/quiet/report.json")["stalls"].empty());
 }
 
 TEST(SimCli, TwoSimRunsWithTheSameSeedWriteIdenticalReportsButForRealTime) {

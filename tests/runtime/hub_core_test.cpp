@@ -614,6 +614,85 @@ TEST(HubCore, AnExpiredHolderStillAtWorkIsCancelledWhenItsGoalIsStopped) {
   EXPECT_EQ(told, (std::vector<std::string>{"planner-1", "planner-2"}));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Stalls (workflow.stall_s)
+
+TEST(HubCore, AGoalWithNoAgentOfTheRoleItNeedsIsReportedStalledAndTheStallEndsWhenOneJoins) {
+  Scenario s = make_scenario({make_goal("g1", 1)});
+  s.workflow.stall_s = 10;
+  Driver d(s);
+  d.join("planner-1", "planner");
+  d.join("coder-1", "coder");
+  d.start();
+  d.answer("g1/plan#0");
+  d.advance_s(1);
+  d.answer("g1/s1#0");  // its review waits: no critic
+  const TimeUs last_change = d.now;
+  EXPECT_EQ(d.core.next_deadline(), last_change + seconds_to_us(10));
+  d.now = last_change + seconds_to_us(10) - 1;
+  EXPECT_TRUE(only<GoalStalledCommand>(d.tick()).empty());
+  d.now = last_change + seconds_to_us(10);
+  auto stalled = only<GoalStalledCommand>(d.tick());
+  ASSERT_EQ(stalled.size(), 1u);
+  EXPECT_EQ(stalled[0].goal_index, 0u);
+  EXPECT_EQ(stalled[0].reason, "no agent of role critic is present (s1/review waits)");
+  ASSERT_EQ(d.core.ledger().stalls().size(), 1u);
+  const StallRecord& stall = d.core.ledger().stalls()[0];
+  EXPECT_EQ(stall.since, last_change);
+  EXPECT_EQ(stall.noticed_at, last_change + seconds_to_us(10));
+  EXPECT_EQ(stall.ended_at, -1);
+  // Reported once, however long it lasts.
+  d.advance_s(100);
+  EXPECT_TRUE(only<GoalStalledCommand>(d.tick()).empty());
+  EXPECT_FALSE(d.core.next_deadline() && *d.core.next_deadline() <= d.now);
+  d.join("critic-1", "critic");  // the review goes out: the goal moves again
+  EXPECT_EQ(d.core.ledger().stalls()[0].ended_at, d.now);
+  ASSERT_TRUE(d.run());
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::resolved);
+  EXPECT_EQ(d.core.ledger().stalls().size(), 1u);
+}
+
+TEST(HubCore, AGoalWaitingOnAPersonIsReportedAsSuch) {
+  Rules rules;
+  rules.correct = [](const TaskAssignment&) { return false; };
+  Scenario s = make_scenario({make_goal("g1", 1)}, 1, 0);
+  s.workflow.stall_s = 5;
+  Driver d(s, rules);
+  d.join_team();
+  d.start();
+  d.held = [](const TaskAssignment& a) { return a.kind == TaskKind::resolve; };
+  d.run();
+  ASSERT_TRUE(d.pending_with("g1/s1/resolve#0").has_value());
+  d.advance_s(5);
+  auto stalled = only<GoalStalledCommand>(d.tick());
+  ASSERT_EQ(stalled.size(), 1u);
+  EXPECT_EQ(stalled[0].reason, "waiting on a human (s1/resolve)");
+}
+
+TEST(HubCore, AGoalThatKeepsMovingNeverStallsAndWithoutStallSNoTimerIsArmed) {
+  for (double stall_s : {0.0, 1.0}) {
+    Scenario s = make_scenario({make_goal("g1", 3)});
+    s.workflow.stall_s = stall_s;
+    Driver d(s);
+    d.join_team();
+    d.start();
+    std::size_t ticks = 0;
+    while (!d.core.finished() && !d.pending.empty()) {
+      // Without stall_s the only timers are leases; with it, the next stall check is due.
+      const TimeUs lease = *d.core.scheduler().next_lease_deadline();
+      EXPECT_EQ(*d.core.next_deadline(),
+                stall_s == 0 ? lease : std::min(lease, d.now + seconds_to_us(stall_s)));
+      d.advance_s(0.5);  // something changes every half second
+      EXPECT_TRUE(only<GoalStalledCommand>(d.tick()).empty());
+      ++ticks;
+      d.answer_index(0);
+    }
+    EXPECT_EQ(d.goal(0).outcome, GoalOutcome::resolved);
+    EXPECT_GT(ticks, 5u);
+    EXPECT_TRUE(d.core.ledger().stalls().empty());
+  }
+}
+
 TEST(HubCore, StopFailsOpenGoalsCancelsHeldTasksAndHappensOnce) {
   Driver d(make_scenario({make_goal("g1", 1), make_goal("g2", 1)}));
   d.join("planner-1", "planner", 2);

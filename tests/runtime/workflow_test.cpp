@@ -368,6 +368,135 @@ TEST(Workflow, ADiscoveredSubtaskRunsItsOwnRevisionsAndEscalation) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Replanning (on_exhausted: replan)
+
+bool is_replan(const TaskAssignment& a) {
+  return a.task_id.size() > 7 && a.task_id.ends_with("/replan");
+}
+
+// A planner that rewrites a subtask it is asked to replan (instructions "rewritten ...").
+Rules rewriting_team() {
+  Rules rules;
+  rules.plan = [](const TaskAssignment& a) {
+    if (!is_replan(a)) return a.goal_subtasks;
+    roles::SubtaskPlan rewrite = a.goal_subtasks.at(0);
+    rewrite.instructions = "rewritten: " + rewrite.title;
+    rewrite.difficulty = 0.1;
+    return std::vector<roles::SubtaskPlan>{rewrite};
+  };
+  // Only the rewritten subtask can be done right.
+  rules.correct = [](const TaskAssignment& a) { return a.instructions.starts_with("rewritten"); };
+  return rules;
+}
+
+Scenario replanning(std::vector<GoalSpec> goals, std::uint32_t max_replans,
+                    OnExhausted after = OnExhausted::fail) {
+  Scenario s = make_scenario(std::move(goals), 1, 1, OnExhausted::replan);
+  s.workflow.max_replans = max_replans;
+  s.workflow.after_replans = after;
+  return s;
+}
+
+TEST(Workflow, ASubtaskThatUsedUpItsRoundsIsRewrittenByThePlannerAndThenResolved) {
+  Driver d(replanning({make_goal("g1", 1)}, 1), rewriting_team());
+  d.join_team();
+  d.start();
+  ASSERT_TRUE(d.run());
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::resolved);
+  // Two rounds fail, the planner rewrites the subtask, the third attempt is right.
+  EXPECT_EQ(keys(d.dispatched(TaskKind::solve)), (Keys{"g1/s1#0", "g1/s1#1", "g1/s1#2"}));
+  const auto plans = d.dispatched(TaskKind::plan);
+  ASSERT_EQ(keys(plans), (Keys{"g1/plan#0", "g1/s1/replan#0"}));
+  const TaskAssignment& replan = plans[1].assignment;
+  EXPECT_EQ(replan.role, "planner");
+  ASSERT_EQ(replan.goal_subtasks.size(), 1u);
+  EXPECT_EQ(replan.goal_subtasks[0].id, "s1");
+  EXPECT_EQ(replan.feedback, (Keys{"fix s1/review#0", "fix s1/review#1"}));
+  EXPECT_NE(replan.instructions.find("failed every revision round"), std::string::npos);
+  EXPECT_NE(replan.instructions.find("fix s1/review#1"), std::string::npos);
+  EXPECT_NE(replan.instructions.find("code for g1/s1#1"), std::string::npos)
+      << "the last round's candidates are shown";
+  const auto solves = d.dispatched(TaskKind::solve);
+  EXPECT_EQ(solves[2].assignment.instructions, "rewritten: g1 part 1");
+  EXPECT_DOUBLE_EQ(solves[2].assignment.difficulty, 0.1);
+  const SubtaskRecord& s1 = d.goal(0).subtasks.at(0);
+  EXPECT_EQ(s1.state, SubtaskState::resolved);
+  EXPECT_EQ(s1.replans, 1u);
+  EXPECT_EQ(s1.first_round, 2u);
+  EXPECT_TRUE(d.dispatched(TaskKind::resolve).empty());
+}
+
+TEST(Workflow, WhenItsReplansAreUsedUpASubtaskFallsBackToAfterReplans) {
+  Rules rules = rewriting_team();
+  rules.correct = [](const TaskAssignment&) { return false; };  // not even a rewrite helps
+  for (OnExhausted after : {OnExhausted::fail, OnExhausted::escalate}) {
+    Driver d(replanning({make_goal("g1", 1)}, 2, after), rules);
+    d.join_team();
+    d.start();
+    ASSERT_TRUE(d.run());
+    EXPECT_EQ(keys(d.dispatched(TaskKind::plan)),
+              (Keys{"g1/plan#0", "g1/s1/replan#0", "g1/s1/replan#1"}));
+    // Each rewrite gets a fresh allowance of rounds: 2 rounds x 3 plans.
+    EXPECT_EQ(d.dispatched(TaskKind::solve).size(), 6u);
+    if (after == OnExhausted::fail) {
+      EXPECT_EQ(d.goal(0).outcome, GoalOutcome::failed);
+      EXPECT_TRUE(d.dispatched(TaskKind::resolve).empty());
+    } else {
+      EXPECT_EQ(keys(d.dispatched(TaskKind::resolve)), (Keys{"g1/s1/resolve#0"}));
+      EXPECT_EQ(d.goal(0).outcome, GoalOutcome::escalated);
+    }
+  }
+}
+
+TEST(Workflow, AFailedReplanCountsAsAReplanUsed) {
+  Rules rules = rewriting_team();
+  rules.plan_ok = [](const TaskAssignment& a) { return !is_replan(a); };
+  Driver d(replanning({make_goal("g1", 1)}, 2), rules);
+  d.join_team();
+  d.start();
+  ASSERT_TRUE(d.run());
+  EXPECT_EQ(keys(d.dispatched(TaskKind::plan)),
+            (Keys{"g1/plan#0", "g1/s1/replan#0", "g1/s1/replan#1"}));
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::failed);
+  EXPECT_EQ(d.goal(0).subtasks[0].state, SubtaskState::failed);
+  EXPECT_EQ(d.goal(0).subtasks[0].feedback.back(), "replanning failed: planner broke");
+}
+
+TEST(Workflow, AReplanThatSplitsASubtaskRunsItsPartsAndItsDependentsWaitForAllOfThem) {
+  Rules rules;
+  rules.plan = [](const TaskAssignment& a) {
+    if (!is_replan(a)) {
+      std::vector<roles::SubtaskPlan> plan = a.goal_subtasks;
+      plan[1].depends_on = {"s1"};  // s2 needs s1
+      return plan;
+    }
+    // Split in two; the planner's ids clash with the goal's ("s2"), and b needs a.
+    roles::SubtaskPlan first{"s2", "first half", "easy half", 0.1};
+    roles::SubtaskPlan second{"b", "second half", "easy half", 0.1};
+    second.depends_on = {"s2"};
+    return std::vector<roles::SubtaskPlan>{first, second};
+  };
+  rules.correct = [](const TaskAssignment& a) { return a.task_id != "s1"; };
+  Driver d(replanning({make_goal("g1", 2)}, 1), rules);
+  d.join_team();
+  d.start();
+  ASSERT_TRUE(d.run());
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::resolved);
+  EXPECT_EQ(keys(d.dispatched(TaskKind::solve)),
+            (Keys{"g1/s1#0", "g1/s1#1", "g1/s1.1#0", "g1/s1.2#0", "g1/s2#0"}));
+  const auto& subtasks = d.goal(0).subtasks;
+  ASSERT_EQ(subtasks.size(), 4u);
+  EXPECT_EQ(subtasks[0].state, SubtaskState::replaced);
+  EXPECT_EQ(subtasks[0].parts, (std::vector<std::uint32_t>{2, 3}));
+  EXPECT_EQ(subtasks[2].plan.id, "s1.1");
+  EXPECT_EQ(subtasks[3].plan.id, "s1.2");
+  EXPECT_EQ(subtasks[3].plan.depends_on, (Keys{"s1.1"}));
+  EXPECT_EQ(subtasks[2].part_of, 0u);
+  EXPECT_EQ(subtasks[1].state, SubtaskState::resolved);
+  // No spec subtask counts as missed: the parts are the planner's own.
+  for (const auto& subtask : subtasks) EXPECT_FALSE(subtask.discovered);
+}
+
 // Plans that fail
 
 TEST(Workflow, AFailedPlanIsRetriedUpToTheLimitThenTheGoalFails) {

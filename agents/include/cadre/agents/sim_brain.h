@@ -32,6 +32,9 @@ struct SimBrainParams {
   double fpr = 0.1;
   // planner: probability that a plan misses one of the goal's subtasks
   double miss_rate = 0.05;
+  // planner, replanning a subtask that used up its rounds ("<id>/replan"): the rewrite's
+  // difficulty is the old one minus replan_ease (not below 0)
+  double replan_ease = 0.3;
   // speed: output tokens per second, plus a fixed overhead; latency is multiplied by time_scale
   double tokens_per_s = 50;
   double overhead_s = 0.5;

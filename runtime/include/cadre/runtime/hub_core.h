@@ -42,6 +42,11 @@ struct AckCommand {
 struct GoalFinishedCommand {
   std::uint32_t goal_index;
 };
+// A goal stalled (workflow.stall_s without a change): the shell reports it; nothing else to do.
+struct GoalStalledCommand {
+  std::uint32_t goal_index;
+  std::string reason;
+};
 struct RunFinishedCommand {
   std::string reason;  // "all goals ended", or the limit that stopped the run
 };
@@ -60,7 +65,8 @@ struct WorkspaceCommand {
   std::vector<roles::FileEdit> files;
 };
 using Command = std::variant<DispatchCommand, CancelCommand, AckCommand, GoalFinishedCommand,
-                             RunFinishedCommand, VerifyCommand, WorkspaceCommand>;
+                             RunFinishedCommand, VerifyCommand, WorkspaceCommand,
+                             GoalStalledCommand>;
 
 struct AgentJoin {
   std::string agent_id;
@@ -99,7 +105,8 @@ class HubCore {
                                        std::uint32_t attempt, bool passed,
                                        const std::string& output, TimeUs now);
   // Expires due leases — each such task is offered again, to another agent when one is free,
-  // while the slow holder may still answer — and applies the wall-time limit.
+  // while the slow holder may still answer — applies the wall-time limit, and notices goals
+  // that stalled.
   std::vector<Command>& tick(TimeUs now);
 
   // Ends the run now: open goals fail with `reason`, held tasks are cancelled.
@@ -144,6 +151,14 @@ class HubCore {
   void place(TimeUs now);
   // The run-wide limits (budget_usd, max_tokens, wall_s): stops the run when one is reached.
   void check_limits(TimeUs now);
+  // A goal changed at `now`: closes its open stall, if any, and arms its stall timer.
+  void touch(std::uint32_t goal_index, TimeUs now);
+  // Notices goals whose stall timer is due (GoalStalledCommand, Ledger::stalls()).
+  void notice_stalls(TimeUs now);
+  // Drops stall timers that no longer matter from the front of the queue.
+  void prune_stall_timers();
+  // Why an open goal is not moving: the roles it waits on and whether anyone can take them.
+  std::string stall_reason(std::uint32_t goal_index) const;
   void finish_run(const std::string& reason);
   std::uint64_t priority_of(const TaskRecord& task) const;
   void saw(TimeUs now) { last_event_at_ = std::max(last_event_at_, now); }
@@ -163,6 +178,15 @@ class HubCore {
   // adding one never moves the others.
   std::deque<roles::TaskAssignment> sent_;
   std::size_t sent_used_ = 0;
+  // Stall timers (workflow.stall_s > 0): (due, goal, its change count when armed). Every timer
+  // lasts stall_s from a clock that never goes back, so due times only grow: a FIFO.
+  struct StallTimer {
+    TimeUs due;
+    std::uint32_t goal_index;
+    std::uint64_t changes;
+  };
+  std::deque<StallTimer> stall_timers_;
+  TimeUs stall_us_ = 0;
   std::vector<Placement> placements_;  // scratch for place()
   WorkflowStep step_;                  // scratch for the workflow's transitions
   TimeUs lease_us_;

@@ -24,8 +24,20 @@ namespace cadre::runtime {
 enum class GoalOutcome { none, resolved, escalated, failed, stopped_by_budget };
 const char* outcome_name(GoalOutcome outcome);
 
-// waiting: for the subtasks it depends on. escalated: with a human. The last three are terminal.
-enum class SubtaskState { waiting, solving, escalated, resolved, resolved_by_human, failed };
+// waiting: for the subtasks it depends on. escalated: with a human. replanning: with the planner,
+// to be rewritten or split. replaced: split into parts (SubtaskRecord::parts), which stand for it:
+// it is resolved when they all are, failed when one fails. The last three are terminal.
+enum class SubtaskState {
+  waiting,
+  solving,
+  escalated,
+  replanning,
+  replaced,
+  resolved,
+  resolved_by_human,
+  failed
+};
+const char* subtask_state_name(SubtaskState state);
 
 // Index of a task in the ledger; stable for the whole run.
 using TaskId = std::uint32_t;
@@ -57,6 +69,7 @@ struct TaskRecord {
   std::uint32_t revision = 0;  // its subtask's revision round when it was made
   roles::TaskKind kind = roles::TaskKind::solve;
   TaskState state = TaskState::queued;
+  bool replan = false;  // a plan task that rewrites or splits the subtask at subtask_index
   AgentIndex agent = kNoAgent;  // the lease holder while leased; the answerer when done
   // Agents that held the task before and may still be working on it (lease expired, or they
   // left and may come back with the result). Their result is as good as the holder's.
@@ -132,12 +145,17 @@ struct SubtaskRecord {
   bool discovered = false;  // missed by the plan and found at goal verification
   SubtaskState state = SubtaskState::solving;
   std::uint32_t round = 0;  // revision round in progress
+  std::uint32_t first_round = 0;  // the round its current plan started (a rewrite starts anew)
+  std::uint32_t replans = 0;      // replan tasks asked for it (parts inherit their whole's count)
+  std::vector<std::uint32_t> parts;  // replaced: the subtasks that stand for it
+  std::optional<std::uint32_t> part_of;  // a part of that (replaced) subtask
   std::vector<CandidateRecord> round_candidates;
   std::vector<std::string> feedback;  // critic feedback from finished rounds, oldest first
   // The ids of its review and resolve tasks ("<id>/review", "<id>/resolve"); set by
   // Ledger::add_subtask, so tasks name them without building a string.
   std::string review_task_id;
   std::string resolve_task_id;
+  std::string replan_task_id;
   std::uint32_t solve_attempts = 0;
   std::optional<bool> accepted_correct;  // sim ground truth of the accepted candidate
   std::string accepted_content;                 // the accepted candidate's text
@@ -164,6 +182,20 @@ struct GoalRecord {
   double usd = 0.0;
   TimeUs first_dispatch_at = -1;
   TimeUs finished_at = -1;
+  // The last time anything of it changed (a task added, dispatched or answered; a verdict).
+  TimeUs last_change_at = 0;
+  std::uint64_t changes = 0;  // counts those changes (a stall timer armed at one is stale after)
+  std::int64_t open_stall = -1;  // index into Ledger::stalls() while it is stalled
+};
+
+// A goal that went `workflow.stall_s` without a change: since when, when it was noticed, when it
+// moved again (-1 while it has not), and why it was stuck when noticed.
+struct StallRecord {
+  std::uint32_t goal_index = 0;
+  TimeUs since = 0;
+  TimeUs noticed_at = 0;
+  TimeUs ended_at = -1;
+  std::string reason;
 };
 
 struct TaskCounters {
@@ -190,6 +222,9 @@ class Ledger {
   // subtask of the goal (for plan/approve it is ignored); no task with the same key exists.
   TaskId add_task(roles::TaskKind kind, std::uint32_t goal_index, std::uint32_t subtask_index,
                   std::uint32_t attempt, std::uint32_t revision = 0);
+  // A plan task that asks the planner to rewrite or split a subtask ("<subtask>/replan").
+  TaskId add_replan_task(std::uint32_t goal_index, std::uint32_t subtask_index,
+                         std::uint32_t attempt, std::uint32_t revision);
   TaskRecord& task(TaskId id) { return tasks_[id]; }
   const TaskRecord& task(TaskId id) const { return tasks_[id]; }
   std::size_t task_count() const { return tasks_.size(); }
@@ -235,11 +270,17 @@ class Ledger {
   // Closes every span of `task` still open.
   void close_open_spans(TaskId task, SpanEnd how, TimeUs now);
 
+  // Every stall of the run, in the order they were noticed.
+  std::vector<StallRecord>& stalls() { return stalls_; }
+  const std::vector<StallRecord>& stalls() const { return stalls_; }
+
   LatencyHistogram& dispatch_latency() { return dispatch_latency_; }
   const LatencyHistogram& dispatch_latency() const { return dispatch_latency_; }
 
   std::size_t open_goals() const { return open_goals_; }
-  // Marks a goal finished with `outcome`. Precondition: it is open.
+  // A goal changed: ends its stall, if it was in one.
+  void goal_changed(std::uint32_t goal_index, TimeUs now);
+  // Marks a goal finished with `outcome` (ending its stall). Precondition: it is open.
   void finish_goal(std::uint32_t goal_index, GoalOutcome outcome, TimeUs now, std::string reason);
 
  private:
@@ -266,6 +307,7 @@ class Ledger {
   std::uint64_t unpriced_results_ = 0;
   TaskCounters counters_;
   std::vector<DispatchSpan> spans_;
+  std::vector<StallRecord> stalls_;
   LatencyHistogram dispatch_latency_;
   std::size_t open_goals_ = 0;
 };

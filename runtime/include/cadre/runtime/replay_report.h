@@ -57,7 +57,7 @@ Result<std::vector<ReportMismatch>> compare_goal_lines(std::string_view report_t
 // A subtask at some point of a run.
 struct SubtaskProgress {
   std::string id;
-  std::string state;  // waiting | solving | escalated | resolved | resolved_by_human | failed
+  std::string state;  // subtask_state_name: waiting | solving | ... | failed
   std::uint32_t attempts = 0;  // solve attempts made so far
 };
 
@@ -78,7 +78,5 @@ struct GoalProgress {
 
 // Every goal of `core`'s ledger as it stands, in goal order.
 std::vector<GoalProgress> goal_progress(const HubCore& core);
-
-const char* subtask_state_name(SubtaskState state);
 
 }  // namespace cadre::runtime

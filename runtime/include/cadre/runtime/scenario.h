@@ -26,7 +26,9 @@ struct TeamEntry {
   BrainConfig brain;
 };
 
-enum class OnExhausted { escalate, fail };
+// What a subtask that used up its revision rounds does: go to a human, fail, or go back to the
+// planner to be rewritten or split (up to max_replans times; after that, after_replans).
+enum class OnExhausted { escalate, fail, replan };
 
 // Who has the last word on a goal the team finished. auto (autopilot): it is resolved when its
 // subtasks pass verification. human (copilot): it waits for a person's approval (an `approve`
@@ -38,11 +40,16 @@ struct WorkflowConfig {
   std::uint32_t samples = 1;        // coder attempts per subtask per round (best-of-N)
   std::uint32_t max_revisions = 1;  // revision rounds after the first, before on_exhausted
   OnExhausted on_exhausted = OnExhausted::escalate;
+  std::uint32_t max_replans = 1;                    // on_exhausted: replan
+  OnExhausted after_replans = OnExhausted::escalate;  // escalate or fail, once replans are used
   Approval approval = Approval::automatic;
   double lease_s = 30.0;      // an assigned task not answered by then is requeued (live time)
   double heartbeat_s = 0.5;   // heartbeat interval both ways (live)
   std::uint32_t liveness = 3; // missed heartbeats before an agent is declared gone
   double time_scale = 1.0;    // multiplies every simulated brain latency
+  // A goal whose state has not changed for this long (seconds; virtual under `cadre sim`) is
+  // reported as stalled, with the reason. 0: never.
+  double stall_s = 0.0;
 };
 
 struct SubtaskSpec {

@@ -80,6 +80,13 @@ class Workflow {
   void on_review(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
   void on_resolve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
   void on_approve(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
+  // A replan's answer: one subtask rewrites it, several split it into parts.
+  void on_replan(TaskId task, const roles::TaskOutcome& outcome, TimeUs now, WorkflowStep& step);
+  // A subtask used up its revision rounds (or a replan failed): workflow.on_exhausted decides.
+  void exhausted(std::uint32_t goal_index, std::uint32_t subtask_index, TimeUs now,
+                 WorkflowStep& step);
+  // A subtask's state, where a replaced (split) one takes its parts' combined state.
+  static SubtaskState effective_state(const GoalRecord& goal, std::uint32_t subtask_index);
   // The goal's outcome from its subtasks' states: failed, escalated or resolved.
   static GoalOutcome outcome_of(const GoalRecord& goal);
 
