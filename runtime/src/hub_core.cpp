@@ -6,13 +6,39 @@
 
 namespace cadre::runtime {
 
+namespace {
+
+std::vector<std::string> limited_models(const Scenario& scenario) {
+  std::vector<std::string> names;
+  for (const auto& [name, model] : scenario.models)
+    if (model.limited()) names.push_back(name);
+  return names;
+}
+
+std::vector<RateLimits> rate_limits(const Scenario& scenario) {
+  std::vector<RateLimits> limits;
+  for (const auto& name : limited_models(scenario)) {
+    const ModelEndpoint& m = scenario.models.at(name);
+    limits.push_back(RateLimits{m.rpm, m.tpm, m.max_concurrency});
+  }
+  return limits;
+}
+
+std::uint64_t request_key(TaskId task, AgentIndex agent) {
+  return (static_cast<std::uint64_t>(task) << 32) | agent;
+}
+
+}  // namespace
+
 HubCore::HubCore(const Scenario& scenario)
     : ledger_(scenario),
       workflow_(ledger_),
       lease_us_(std::max<TimeUs>(1, seconds_to_us(scenario.workflow.lease_s))),
       stall_us_(scenario.workflow.stall_s > 0
                     ? std::max<TimeUs>(1, seconds_to_us(scenario.workflow.stall_s))
-                    : 0) {}
+                    : 0),
+      limited_models_(limited_models(scenario)),
+      limiter_(rate_limits(scenario)) {}
 
 std::uint64_t HubCore::priority_of(const TaskRecord& task) const {
   // Earlier goals first: finishing goals one after another gives shorter goal latencies than
@@ -42,7 +68,12 @@ std::vector<Command>& HubCore::agent_joined(const AgentJoin& join, TimeUs now) {
   const std::vector<TaskId> lost =
       scheduler_.join(join.agent_id, join.role, join.model, join.capacity, join.pid);
   const AgentIndex agent = *scheduler_.index_of(join.agent_id);
+  const auto limited = std::find(limited_models_.begin(), limited_models_.end(), join.model);
+  scheduler_.set_gate(agent, limited == limited_models_.end()
+                                 ? Scheduler::kNoGate
+                                 : static_cast<std::uint32_t>(limited - limited_models_.begin()));
   for (TaskId task : lost) {
+    end_request(task, agent, 0, now);
     ledger_.close_span(task, agent, SpanEnd::lost, now);
     if (ledger_.task(task).state == TaskState::leased) requeue(task);
   }
@@ -58,6 +89,7 @@ std::vector<Command>& HubCore::agent_left(const std::string& agent_id, TimeUs no
   if (!held.empty()) {
     const AgentIndex agent = *scheduler_.index_of(agent_id);
     for (TaskId id : held) {
+      end_request(id, agent, 0, now);
       ledger_.close_span(id, agent, SpanEnd::lost, now);
       TaskRecord& task = ledger_.task(id);
       if (task.state == TaskState::leased && task.agent == agent) {
@@ -142,6 +174,7 @@ void HubCore::accept_result(TaskId id, AgentIndex agent_index, const roles::Task
                                  std::string(ledger_.task_id_of(id)), task.attempt,
                                  "answered by another agent"}});
   };
+  end_requests(id, agent_index, outcome.tokens_in + outcome.tokens_out, now);
   for (AgentIndex other : task.past_holders) cancel_other(other);
   if (task.state == TaskState::leased) cancel_other(task.agent);
   task.past_holders.clear();
@@ -215,6 +248,7 @@ void HubCore::cancel_task(TaskId id, const std::string& reason, TimeUs now) {
                                                           task.attempt, reason}});
   };
   const bool held = task.state == TaskState::leased;
+  end_requests(id, kNoAgent, 0, now);
   if (task.state == TaskState::queued) {
     scheduler_.dequeue(id);
   } else if (held) {
@@ -262,6 +296,27 @@ void HubCore::check_goal_limits(std::uint32_t goal_index, TimeUs now) {
     return;
   }
   stop_goal(goal_index, reason, now);
+}
+
+void HubCore::start_request(TaskId task, AgentIndex agent, TimeUs now) {
+  const std::uint32_t gate = scheduler_.gate_of(agent);
+  if (gate == Scheduler::kNoGate) return;
+  requests_[request_key(task, agent)] = limiter_.started(gate, now);
+}
+
+void HubCore::end_request(TaskId task, AgentIndex agent, std::uint64_t tokens, TimeUs now) {
+  if (requests_.empty()) return;
+  auto found = requests_.find(request_key(task, agent));
+  if (found == requests_.end()) return;
+  limiter_.finished(scheduler_.gate_of(agent), now, tokens, found->second);
+  requests_.erase(found);
+}
+
+void HubCore::end_requests(TaskId id, AgentIndex answerer, std::uint64_t tokens, TimeUs now) {
+  if (requests_.empty()) return;
+  const TaskRecord& task = ledger_.task(id);
+  for (AgentIndex past : task.past_holders) end_request(id, past, past == answerer ? tokens : 0, now);
+  if (task.agent != kNoAgent) end_request(id, task.agent, task.agent == answerer ? tokens : 0, now);
 }
 
 void HubCore::touch(std::uint32_t goal_index, TimeUs now) {
@@ -335,6 +390,11 @@ std::optional<TimeUs> HubCore::next_deadline() const {
   std::optional<TimeUs> next = scheduler_.next_lease_deadline();
   if (!stall_timers_.empty() && (!next || stall_timers_.front().due < *next))
     next = stall_timers_.front().due;
+  if (limiter_.models() > 0 && scheduler_.waiting_total() > 0) {
+    // Work waits and a quota may be what holds it: wake when one refills.
+    if (auto refill = limiter_.next_refill(last_event_at_); refill && (!next || *refill < *next))
+      next = refill;
+  }
   const double wall_s = ledger_.scenario().limits.wall_s;
   if (started_ && wall_s > 0) {
     const TimeUs wall_deadline = started_at_ + seconds_to_us(wall_s);
@@ -401,6 +461,8 @@ void HubCore::requeue(TaskId id, AgentIndex avoid_agent) {
 void HubCore::place(TimeUs now) {
   if (stopping_ || finished_) return;
   placements_.clear();
+  for (std::uint32_t gate = 0; gate < limited_models_.size(); ++gate)
+    scheduler_.set_allowance(gate, limiter_.allowance(gate, now));
   scheduler_.place(placements_);
   for (const Placement& placement : placements_) {
     TaskRecord& task = ledger_.task(placement.task);
@@ -419,6 +481,7 @@ void HubCore::place(TimeUs now) {
     if (goal.first_dispatch_at < 0) goal.first_dispatch_at = now;
     touch(task.goal_index, now);
     if (leased) scheduler_.arm_lease(placement.task, task.lease_generation, task.lease_deadline);
+    start_request(placement.task, placement.agent, now);
     if (sent_used_ == sent_.size()) sent_.emplace_back();
     roles::TaskAssignment& sent = sent_[sent_used_++];
     fill_assignment(ledger_, placement.task, sent);

@@ -47,7 +47,9 @@ struct LoadError {
 
 const std::vector<std::string> kTopKeys = {"name", "description", "seed", "team", "workflow",
                                            "work", "pricing", "limits", "faults", "verify",
-                                           "durability", "supervision"};
+                                           "durability", "supervision", "models"};
+const std::vector<std::string> kModelKeys = {"base_url", "model", "rpm", "tpm",
+                                             "max_concurrency"};
 const std::vector<std::string> kTeamKeys = {"role", "count", "capacity", "brain"};
 const std::vector<std::string> kRoles = {"planner", "coder", "critic", "human"};
 const std::vector<std::string> kBrainKinds = {"sim", "llm", "exec", "process", "plugin", "inbox"};
@@ -514,8 +516,35 @@ nlohmann::json yaml_to_json(const Document& doc, const At& at) {
   return text;
 }
 
+std::map<std::string, ModelEndpoint> parse_models(const Document& doc, const At& at,
+                                                  const Pricing& pricing) {
+  if (!at.node.IsMap()) doc.fail_at(at, "expected a map of model names, got " + describe(at.node));
+  MapView names(doc, at, nullptr);
+  std::map<std::string, ModelEndpoint> models;
+  for (std::size_t i = 0; i < names.entries().size(); ++i) {
+    const auto& [name, value] = names.entries()[i];
+    ModelEndpoint m;
+    m.name = name;
+    if (name.empty()) doc.fail_at(names.key_at(i), "a model name must not be empty");
+    if (pricing.models.count(name) == 0)
+      doc.fail_at(names.key_at(i), "no price for model " + in_quotes(name) +
+                                       " in pricing.models (a declared model is priced by its name)");
+    MapView map(doc, value, &kModelKeys);
+    m.base_url = as_string(doc, map.require("base_url"));
+    if (m.base_url.empty()) doc.fail_at(map.require("base_url"), "must not be empty");
+    m.model = as_string(doc, map.require("model"));
+    if (m.model.empty()) doc.fail_at(map.require("model"), "must not be empty");
+    if (auto v = map.get("rpm")) m.rpm = number_non_negative(doc, *v);
+    if (auto v = map.get("tpm")) m.tpm = number_non_negative(doc, *v);
+    if (auto v = map.get("max_concurrency"))
+      m.max_concurrency = static_cast<std::uint32_t>(uint_in(doc, *v, 0, 100000));
+    models.emplace(name, std::move(m));
+  }
+  return models;
+}
+
 BrainConfig parse_brain(const Document& doc, const At& at, const std::string& role,
-                        const Pricing& pricing) {
+                        const Pricing& pricing, const std::map<std::string, ModelEndpoint>& models) {
   // Check the kind before the other keys, so an unknown kind is reported as such rather than as
   // an unknown parameter of another brain.
   MapView any_keys(doc, at, nullptr);
@@ -584,8 +613,21 @@ BrainConfig parse_brain(const Document& doc, const At& at, const std::string& ro
       b.params[name] = stored;
     }
   }
+  if (auto endpoint = models.find(b.model); b.kind == "llm" && endpoint != models.end()) {
+    // A declared model: where it is and what it is called come from `models:`, once.
+    if (b.params.count("base_url"))
+      doc.fail_at(*map.get("base_url"), "model " + in_quotes(b.model) +
+                                            " is declared in models:, which gives its base_url; "
+                                            "remove this one");
+    b.params["base_url"] = endpoint->second.base_url;
+    b.params["api_model"] = endpoint->second.model;
+    // The hub paces requests to the team's quota; the brain reports a refusal (429) to it
+    // instead of retrying on its own.
+    if (endpoint->second.limited()) b.params["hub_rate_limited"] = "1";
+  }
   if (b.kind == "llm" && !b.params.count("base_url"))
-    doc.fail_at(at, "an llm brain needs base_url (e.g. http://127.0.0.1:11434/v1)");
+    doc.fail_at(at, "an llm brain needs base_url (e.g. http://127.0.0.1:11434/v1), or a model "
+                    "declared in models:");
   if (b.kind == "plugin" && !b.params.count("path"))
     doc.fail_at(at, "a plugin brain needs path (a file such as plugins/my_brain.so, or the name "
                     "of an installed plugin)");
@@ -595,7 +637,8 @@ BrainConfig parse_brain(const Document& doc, const At& at, const std::string& ro
   return b;
 }
 
-std::vector<TeamEntry> parse_team(const Document& doc, const At& at, const Pricing& pricing) {
+std::vector<TeamEntry> parse_team(const Document& doc, const At& at, const Pricing& pricing,
+                                  const std::map<std::string, ModelEndpoint>& models) {
   if (!at.node.IsSequence()) doc.fail_at(at, "expected a list of team entries, got " + describe(at.node));
   if (at.node.size() == 0) doc.fail_at(at, "must list at least one team entry");
   std::vector<TeamEntry> team;
@@ -606,7 +649,7 @@ std::vector<TeamEntry> parse_team(const Document& doc, const At& at, const Prici
     t.role = one_of(doc, entry.require("role"), kRoles, "role");
     if (auto v = entry.get("count")) t.count = static_cast<std::uint32_t>(uint_in(doc, *v, 1, 100000));
     if (auto v = entry.get("capacity")) t.capacity = static_cast<std::uint32_t>(uint_in(doc, *v, 1, 1024));
-    t.brain = parse_brain(doc, entry.require("brain"), t.role, pricing);
+    t.brain = parse_brain(doc, entry.require("brain"), t.role, pricing, models);
     team.push_back(std::move(t));
   }
   return team;
@@ -906,6 +949,7 @@ Scenario parse_root(const Document& doc, const At& root, long long seed_override
   if (seed_override >= 0) s.seed = static_cast<std::uint64_t>(seed_override);
 
   s.pricing = parse_pricing(doc, MapView(doc, top.require("pricing"), &kPricingKeys));
+  if (auto v = top.get("models")) s.models = parse_models(doc, *v, s.pricing);
 
   std::optional<At> on_exhausted_at, approval_at;
   if (auto v = top.get("workflow")) {
@@ -916,7 +960,7 @@ Scenario parse_root(const Document& doc, const At& root, long long seed_override
   }
 
   At team_at = top.require("team");
-  s.team = parse_team(doc, team_at, s.pricing);
+  s.team = parse_team(doc, team_at, s.pricing, s.models);
   check_team(doc, team_at, s.team, s.workflow, on_exhausted_at, approval_at);
 
   MapView work(doc, top.require("work"), &kWorkKeys);

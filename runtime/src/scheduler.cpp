@@ -85,7 +85,9 @@ void Scheduler::refresh_free(AgentIndex index) {
   const AgentRecord& agent = agents_[index];
   load_[index] = LoadKey{agent.join_seq, static_cast<std::uint32_t>(agent.held.size())};
   RoleQueue& queue = roles_[agent_role_[index]];
-  const bool should_be_free = agent.present && agent.held.size() < agent.capacity;
+  const std::uint32_t gate = gate_of_[index];
+  const bool should_be_free = agent.present && agent.held.size() < agent.capacity &&
+                              (gate == kNoGate || gates_[gate].allowance > 0);
   const bool is_free = free_position_[index] != kNotFree;
   if (is_free && !should_be_free) {
     free_remove(queue, index);
@@ -112,6 +114,7 @@ std::vector<TaskId> Scheduler::join(const std::string& id, const std::string& ro
     agent_role_.push_back(0);
     load_.emplace_back();
     free_position_.push_back(kNotFree);
+    gate_of_.push_back(kNoGate);
     agent_index_.emplace(id, index);
   } else {
     index = found->second;
@@ -217,11 +220,44 @@ void Scheduler::place(std::vector<Placement>& out) {
         if (heap.size() > 2 && free_before(heap[2], heap[1])) choice = heap[2];
       }
       agents_[choice].held.push_back(task);
-      refresh_free(choice);
+      const std::uint32_t gate = gate_of_[choice];
+      if (gate != kNoGate && gates_[gate].allowance != kOpenGate &&
+          --gates_[gate].allowance == 0) {
+        for (AgentIndex shut : gates_[gate].agents) refresh_free(shut);  // its quota is used
+      } else {
+        refresh_free(choice);
+      }
       out.push_back(Placement{task, choice});
     }
     prune(queue);
   }
+}
+
+void Scheduler::set_gate(AgentIndex agent, std::uint32_t gate) {
+  if (gate_of_[agent] == gate) return;
+  if (gate_of_[agent] != kNoGate) {
+    auto& members = gates_[gate_of_[agent]].agents;
+    members.erase(std::find(members.begin(), members.end(), agent));
+  }
+  gate_of_[agent] = gate;
+  if (gate != kNoGate) {
+    if (gates_.size() <= gate) gates_.resize(gate + 1);
+    gates_[gate].agents.push_back(agent);
+  }
+  refresh_free(agent);
+}
+
+void Scheduler::set_allowance(std::uint32_t gate, std::uint32_t allowance) {
+  if (gates_.size() <= gate) gates_.resize(gate + 1);
+  Gate& g = gates_[gate];
+  const bool was_open = g.allowance > 0;
+  g.allowance = allowance;
+  if (was_open != (allowance > 0))
+    for (AgentIndex agent : g.agents) refresh_free(agent);
+}
+
+std::uint32_t Scheduler::allowance(std::uint32_t gate) const {
+  return gate < gates_.size() ? gates_[gate].allowance : kOpenGate;
 }
 
 void Scheduler::release(AgentIndex index, TaskId task) {

@@ -246,6 +246,48 @@ TEST(ScenarioLoader, RealBrainParametersAreKeptForTheAgent) {
   EXPECT_EQ(llm->team[2].brain.params.at("prompt"), "dir/prompts/critic.md");
 }
 
+TEST(ScenarioLoader, ADeclaredModelGivesItsBrainsTheEndpointAndTheQuotaFlag) {
+  const std::string models =
+      "models:\n"
+      "  m: {base_url: 'http://q/v1', model: qwen, rpm: 30, tpm: 20000, max_concurrency: 2}\n";
+  auto r = parse_scenario(
+      with("{kind: sim, model: m, tpr: 0.9}", "{kind: llm, model: m}") + models, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  const ModelEndpoint& m = r->models.at("m");
+  EXPECT_EQ(m.base_url, "http://q/v1");
+  EXPECT_EQ(m.model, "qwen");
+  EXPECT_DOUBLE_EQ(m.rpm, 30);
+  EXPECT_DOUBLE_EQ(m.tpm, 20000);
+  EXPECT_EQ(m.max_concurrency, 2u);
+  const auto& params = r->team[2].brain.params;
+  EXPECT_EQ(r->team[2].brain.model, "m");  // the pricing key
+  EXPECT_EQ(params.at("base_url"), "http://q/v1");
+  EXPECT_EQ(params.at("api_model"), "qwen");
+  EXPECT_EQ(params.at("hub_rate_limited"), "1");
+  // Without a quota the brain retries a refusal on its own, as before.
+  auto free = parse_scenario(with("{kind: sim, model: m, tpr: 0.9}", "{kind: llm, model: m}") +
+                                 "models:\n  m: {base_url: 'http://q/v1', model: qwen}\n",
+                             "t.yaml");
+  ASSERT_TRUE(free.ok()) << free.error().to_string();
+  EXPECT_EQ(free->team[2].brain.params.count("hub_rate_limited"), 0u);
+}
+
+TEST(ScenarioLoader, DeclaredModelsAreCheckedWhereTheyAreWritten) {
+  const std::string llm = with("{kind: sim, model: m, tpr: 0.9}", "{kind: llm, model: m}");
+  expect_error(llm + "models:\n  m: {base_url: 'http://q/v1', model: qwen, rpm: -1}\n",
+               "t.yaml:23:50", "models.m.rpm: must be >= 0");
+  expect_error(llm + "models:\n  m: {base_url: 'http://q/v1'}\n", "t.yaml:23:6",
+               "models.m.model: required field missing");
+  expect_error(llm + "models:\n  n: {base_url: 'http://q/v1', model: x}\n", "t.yaml:23:3",
+               "no price for model \"n\"");
+  expect_error(llm + "models:\n  m: {base_url: 'http://q/v1', model: x, burst: 3}\n",
+               "t.yaml:23:42", "models.m.burst: unknown key \"burst\"");
+  expect_error(with("{kind: sim, model: m, tpr: 0.9}",
+                    "{kind: llm, model: m, base_url: 'http://other/v1'}") +
+                   "models:\n  m: {base_url: 'http://q/v1', model: x}\n",
+               "t.yaml:11:44", "is declared in models:, which gives its base_url");
+}
+
 TEST(ScenarioLoader, APluginsConfigBecomesJsonWithYamlTypes) {
   auto r = parse_scenario(
       with("{kind: sim, model: m, tpr: 0.9}",

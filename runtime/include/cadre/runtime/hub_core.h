@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <variant>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "cadre/roles/messages.h"
 #include "cadre/runtime/clock.h"
 #include "cadre/runtime/ledger.h"
+#include "cadre/runtime/rate_limiter.h"
 #include "cadre/runtime/scenario.h"
 #include "cadre/runtime/scheduler.h"
 #include "cadre/runtime/workflow.h"
@@ -151,6 +153,12 @@ class HubCore {
   void place(TimeUs now);
   // The run-wide limits (budget_usd, max_tokens, wall_s): stops the run when one is reached.
   void check_limits(TimeUs now);
+  // Shared model quotas (scenario `models:`): a dispatch to an agent of a limited model is a
+  // request the limiter granted; it ends when the task is answered, cancelled or its agent goes.
+  void start_request(TaskId task, AgentIndex agent, TimeUs now);
+  // Ends the requests of every agent working on `task`; `answerer` used `tokens`.
+  void end_requests(TaskId task, AgentIndex answerer, std::uint64_t tokens, TimeUs now);
+  void end_request(TaskId task, AgentIndex agent, std::uint64_t tokens, TimeUs now);
   // A goal changed at `now`: closes its open stall, if any, and arms its stall timer.
   void touch(std::uint32_t goal_index, TimeUs now);
   // Notices goals whose stall timer is due (GoalStalledCommand, Ledger::stalls()).
@@ -187,6 +195,11 @@ class HubCore {
   };
   std::deque<StallTimer> stall_timers_;
   TimeUs stall_us_ = 0;
+  // One limiter entry (and scheduler gate) per limited model, in name order.
+  std::vector<std::string> limited_models_;
+  RateLimiter limiter_;
+  // Requests in flight to limited models, by (task << 32 | agent): the token estimate taken.
+  std::unordered_map<std::uint64_t, double> requests_;
   std::vector<Placement> placements_;  // scratch for place()
   WorkflowStep step_;                  // scratch for the workflow's transitions
   TimeUs lease_us_;

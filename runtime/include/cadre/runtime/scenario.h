@@ -80,6 +80,18 @@ struct ModelPrice {
   double usd_per_mtok_out = 0.0;
 };
 
+// A model endpoint declared once (scenario `models:`) and shared by the brains that name it
+// (`brain: {kind: llm, model: NAME}`): where it is, and the quota the whole team must stay in.
+struct ModelEndpoint {
+  std::string name;      // the key brains use; also the pricing key
+  std::string base_url;  // OpenAI-compatible, e.g. http://127.0.0.1:11434/v1
+  std::string model;     // the provider's name for the model, sent in each request
+  double rpm = 0;        // requests per minute, whole team (0: none)
+  double tpm = 0;        // tokens (in + out) per minute, whole team (0: none)
+  std::uint32_t max_concurrency = 0;  // requests in flight at once, whole team (0: none)
+  bool limited() const { return rpm > 0 || tpm > 0 || max_concurrency > 0; }
+};
+
 struct Pricing {
   std::map<std::string, ModelPrice> models;  // keyed by BrainConfig::model
   double human_usd_per_escalation = 0.0;
@@ -140,6 +152,7 @@ struct Scenario {
   WorkflowConfig workflow;
   std::vector<GoalSpec> goals;  // explicit goals, or those the generator made from the seed
   Pricing pricing;
+  std::map<std::string, ModelEndpoint> models;  // by name
   Limits limits;
   FaultConfig faults;
   VerifySpec verify;  // for goals without their own

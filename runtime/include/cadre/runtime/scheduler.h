@@ -74,6 +74,16 @@ class Scheduler {
     return out;
   }
 
+  // Gates: agents that share a quota (the model endpoint they call) are placed only while their
+  // gate has allowance left; each placement takes one. The core sets the allowance before each
+  // placement round from its rate limiter. An agent belongs to at most one gate.
+  static constexpr std::uint32_t kNoGate = UINT32_MAX;
+  static constexpr std::uint32_t kOpenGate = UINT32_MAX;  // an allowance with no limit
+  void set_gate(AgentIndex agent, std::uint32_t gate);
+  std::uint32_t gate_of(AgentIndex agent) const { return gate_of_[agent]; }
+  void set_allowance(std::uint32_t gate, std::uint32_t allowance);
+  std::uint32_t allowance(std::uint32_t gate) const;
+
   // The agent no longer holds the task (result, expiry, cancel). No-op if it does not.
   void release(AgentIndex agent, TaskId task);
   void release(const std::string& agent_id, TaskId task);
@@ -151,6 +161,12 @@ class Scheduler {
   std::vector<LoadKey> load_;
   std::vector<RoleSlot> agent_role_;           // per agent: its role's slot
   std::vector<std::uint32_t> free_position_;  // per agent: its place in the free heap, or kNotFree
+  struct Gate {
+    std::uint32_t allowance = kOpenGate;
+    std::vector<AgentIndex> agents;
+  };
+  std::vector<Gate> gates_;
+  std::vector<std::uint32_t> gate_of_;  // per agent: its gate, or kNoGate
   std::unordered_map<std::string, AgentIndex> agent_index_;
   std::vector<RoleQueue> roles_;
   std::vector<RoleSlot> role_order_;  // slots sorted by role name

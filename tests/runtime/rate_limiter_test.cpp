@@ -1,0 +1,160 @@
+// Shared model quotas: the limiter's buckets and backoff, and the core placing only what they
+// grant (scenario `models:`).
+#include "cadre/runtime/rate_limiter.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "core_test_support.h"
+
+namespace cadre::runtime {
+namespace {
+
+using coretest::Driver;
+using coretest::make_goal;
+using coretest::make_scenario;
+
+TimeUs s(double seconds) { return seconds_to_us(seconds); }
+
+TEST(RateLimiter, AModelWithoutLimitsIsUnlimited) {
+  RateLimiter limiter({RateLimits{}});
+  EXPECT_EQ(limiter.allowance(0, 0), RateLimiter::kUnlimited);
+  limiter.started(0, 0);
+  EXPECT_EQ(limiter.allowance(0, 0), RateLimiter::kUnlimited);
+  EXPECT_FALSE(limiter.next_refill(0).has_value());
+}
+
+TEST(RateLimiter, RequestsPerMinuteRefillASecondsWorthAtATime) {
+  RateLimiter limiter({RateLimits{120, 0, 0}});  // 2 per second, a burst of 2
+  EXPECT_EQ(limiter.allowance(0, 0), 2u);
+  limiter.started(0, 0);
+  limiter.started(0, 0);
+  EXPECT_EQ(limiter.allowance(0, 0), 0u);
+  EXPECT_EQ(limiter.next_refill(0), s(0.5));
+  EXPECT_EQ(limiter.allowance(0, s(0.5)), 1u);
+  EXPECT_EQ(limiter.allowance(0, s(100)), 2u) << "never more than a second's worth";
+  // Over a long stretch the team gets exactly its quota.
+  RateLimiter paced({RateLimits{60, 0, 0}});
+  int started = 0;
+  for (TimeUs t = 0; t <= s(60); t += s(0.01))
+    while (paced.allowance(0, t) > 0) {
+      paced.started(0, t);
+      ++started;
+    }
+  EXPECT_EQ(started, 61);  // one at t = 0, then one a second
+}
+
+TEST(RateLimiter, ConcurrencyIsFreedByFinishedRequestsNotByTime) {
+  RateLimiter limiter({RateLimits{0, 0, 2}});
+  const double a = limiter.started(0, 0);
+  limiter.started(0, 0);
+  EXPECT_EQ(limiter.allowance(0, s(10)), 0u);
+  EXPECT_FALSE(limiter.next_refill(s(10)).has_value());
+  limiter.finished(0, s(10), 0, a);
+  EXPECT_EQ(limiter.allowance(0, s(10)), 1u);
+  EXPECT_EQ(limiter.in_flight(0), 1u);
+}
+
+TEST(RateLimiter, TokensPerMinuteFollowWhatRequestsReallyUse) {
+  RateLimiter limiter({RateLimits{0, 60000, 0}});  // 1,000 tokens a second
+  EXPECT_EQ(limiter.allowance(0, 0), 1u);            // the first estimate is 1,000 tokens
+  const double estimate = limiter.started(0, 0);
+  EXPECT_DOUBLE_EQ(estimate, RateLimiter::kFirstTokenEstimate);
+  EXPECT_EQ(limiter.allowance(0, 0), 0u);
+  limiter.finished(0, 0, 3000, estimate);  // it used three times that: 2,000 tokens in debt
+  const auto refill = limiter.next_refill(0);
+  ASSERT_TRUE(refill.has_value());
+  EXPECT_GT(*refill, s(2.0) - 1);
+  EXPECT_LT(*refill, s(2.1));
+  EXPECT_EQ(limiter.allowance(0, s(1.9)), 0u);
+  EXPECT_GT(limiter.allowance(0, s(2.1)), 0u);
+}
+
+TEST(RateLimiter, ARefusalBacksTheWholeModelOffAndHalvesItsRate) {
+  RateLimiter limiter({RateLimits{600, 0, 0}});
+  EXPECT_EQ(limiter.allowance(0, 0), 10u);
+  limiter.refused(0, 0, 2.0);  // Retry-After: 2
+  EXPECT_EQ(limiter.allowance(0, s(1.99)), 0u);
+  EXPECT_DOUBLE_EQ(limiter.rate_factor(0), 0.5);
+  EXPECT_GE(*limiter.next_refill(s(1)), s(2));
+  EXPECT_EQ(limiter.allowance(0, s(10)), 5u) << "half the rate, half the burst";
+  limiter.refused(0, s(10), std::nullopt);  // no Retry-After: 1 s, then 2 s, ...
+  EXPECT_EQ(limiter.allowance(0, s(10.99)), 0u);
+  limiter.refused(0, s(11), std::nullopt);
+  EXPECT_EQ(limiter.allowance(0, s(12.99)), 0u);
+  EXPECT_EQ(limiter.refusals(0), 3u);
+  // Successes earn the rate back.
+  for (int i = 0; i < 40; ++i) limiter.finished(0, s(20), 100, 0);
+  EXPECT_DOUBLE_EQ(limiter.rate_factor(0), 1.0);
+}
+
+// The core with a model that has a quota: the whole team ("m") shares it.
+Scenario with_quota(std::vector<GoalSpec> goals, double rpm, std::uint32_t max_concurrency) {
+  Scenario sc = make_scenario(std::move(goals));
+  ModelEndpoint m;
+  m.name = "m";
+  m.base_url = "http://127.0.0.1:1/v1";
+  m.model = "provider-model";
+  m.rpm = rpm;
+  m.max_concurrency = max_concurrency;
+  sc.models["m"] = m;
+  return sc;
+}
+
+// Runs the team to the end, answering the oldest dispatch at each step and letting time pass to
+// the next deadline when nothing is pending; calls `check` after every event.
+template <class Check>
+void run_with_time(Driver& d, Check check) {
+  for (int step = 0; step < 10000 && !d.core.finished(); ++step) {
+    if (!d.pending.empty()) {
+      d.advance_s(0.01);
+      d.answer_index(0);
+    } else {
+      const auto next = d.core.next_deadline();
+      ASSERT_TRUE(next.has_value()) << "work waits and nothing will wake the hub";
+      d.now = std::max(d.now, *next);
+      d.tick();
+    }
+    check();
+  }
+  ASSERT_TRUE(d.core.finished());
+}
+
+TEST(HubCoreQuota, NoMoreRequestsThanMaxConcurrencyAreInFlightAcrossTheTeam) {
+  Driver d(with_quota({make_goal("g1", 4), make_goal("g2", 3)}, 0, 2));
+  d.join_team(4, 2, 2);  // room for 14 tasks at once
+  d.start();
+  std::size_t most = 0;
+  run_with_time(d, [&] {
+    EXPECT_LE(d.pending.size(), 2u);
+    most = std::max(most, d.pending.size());
+  });
+  EXPECT_EQ(most, 2u);
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::resolved);
+  EXPECT_EQ(d.goal(1).outcome, GoalOutcome::resolved);
+}
+
+TEST(HubCoreQuota, DispatchesArePacedToTheRequestsPerMinuteOfTheModel) {
+  Driver d(with_quota({make_goal("g1", 3), make_goal("g2", 3)}, 60, 0));  // one a second
+  d.join_team(3, 2, 2);
+  d.start();
+  run_with_time(d, [] {});
+  std::vector<TimeUs> starts;
+  for (const auto& span : d.core.ledger().spans()) starts.push_back(span.start);
+  std::sort(starts.begin(), starts.end());
+  ASSERT_GT(starts.size(), 10u);
+  for (std::size_t i = 1; i < starts.size(); ++i)
+    EXPECT_GE(starts[i] - starts[i - 1], s(1) - 1) << "dispatch " << i;
+  // An agent of a model without a quota is not held back.
+  Scenario free = with_quota({make_goal("g1", 3)}, 60, 0);
+  free.models["m"].rpm = 0;
+  Driver unlimited(free);
+  unlimited.join_team(3, 2, 2);
+  unlimited.start();
+  unlimited.answer("g1/plan#0");
+  EXPECT_EQ(unlimited.pending.size(), 3u);
+}
+
+}  // namespace
+}  // namespace cadre::runtime
