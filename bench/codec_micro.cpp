@@ -80,6 +80,7 @@ std::vector<Case> make_cases(runtime::Journal& journal) {
   for (std::uint64_t i = 0; i < 16; ++i) {
     assignments.push_back(bench_assignment(i));
     outcomes.push_back(bench_outcome(i));
+    outcomes.back().ref = 3 * i + 1;  // echoed from the ASSIGN, as agents do
     result_frames.push_back(frame_of(transport::MessageKind::result, 1000 + i, "coder-17",
                                      roles::encode(outcomes.back())));
   }
@@ -112,6 +113,41 @@ std::vector<Case> make_cases(runtime::Journal& journal) {
                        auto decoded = transport::decode_envelope(result_frames[i & 15]);
                        if (!decoded.ok()) std::abort();
                        auto outcome = roles::decode_outcome(decoded.envelope().body);
+                       if (!outcome.ok()) std::abort();
+                       keep(outcome->goal_id.size());
+                     }
+                   }});
+  // What the live hub does since frames are encoded in place: head and body appended to one
+  // buffer that is reused (the outbox), the ASSIGN carrying its ref; a RESULT decoded as views with
+  // its body walked once.
+  cases.push_back({"assign_frame", "append_envelope_head + encode_to(TaskAssignment, ref)",
+                   [](std::uint64_t n) {
+                     static std::string buffer;
+                     for (std::uint64_t i = 0; i < n; ++i) {
+                       if ((i & 255) == 0) buffer.clear();
+                       const std::size_t at = buffer.size();
+                       transport::append_envelope_head(buffer, transport::MessageKind::assign, i, hub_id);
+                       roles::encode_to(buffer, assignments[i & 15], i);
+                       keep(buffer.size() - at);
+                     }
+                   }});
+  cases.push_back({"ack_frame", "append_envelope_head + encode_to(Ack)", [](std::uint64_t n) {
+                     static std::string buffer;
+                     for (std::uint64_t i = 0; i < n; ++i) {
+                       if ((i & 255) == 0) buffer.clear();
+                       const auto& o = outcomes[i & 15];
+                       const std::size_t at = buffer.size();
+                       transport::append_envelope_head(buffer, transport::MessageKind::ack, i, hub_id);
+                       roles::encode_to(buffer, roles::Ack{o.goal_id, o.task_id, o.attempt, true});
+                       keep(buffer.size() - at);
+                     }
+                   }});
+  cases.push_back({"decode_result_view", "decode_envelope_view + decode_outcome(CheckedMap)",
+                   [](std::uint64_t n) {
+                     for (std::uint64_t i = 0; i < n; ++i) {
+                       auto decoded = transport::decode_envelope_view(result_frames[i & 15]);
+                       if (!decoded.ok()) std::abort();
+                       auto outcome = roles::decode_checked_outcome(decoded.envelope().body);
                        if (!outcome.ok()) std::abort();
                        keep(outcome->goal_id.size());
                      }

@@ -12,6 +12,10 @@
 // raw: a ROUTER echo thread and a DEALER thread with the same N x K frames in flight; a frame
 // goes out as large as an ASSIGN and comes back as large as a RESULT of the cadre run.
 //
+// "server us": CPU time of the serving thread per task (the hub's loop) or per message (the echo's
+// ROUTER thread), in microseconds. The two sides share the machine's cores, so tasks/s also moves
+// with what the agents' side costs; this column is the hub's own cost.
+//
 // "Half load": the same again with the window shrunk until throughput is at most half the full
 // run's; its p99 is the latency the target speaks of. The window shrinks by halving the
 // agents first (down to 3), then their capacity: the no-op team polls all its sockets on one
@@ -20,6 +24,7 @@
 //
 //   build/bench/bench_dispatch [--agents N] [--capacity K] [--tasks T] [--transport tcp|ipc|both]
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,7 +65,17 @@ struct Figures {
   std::uint64_t tasks = 0;
   double seconds = 0;
   std::uint32_t window = 0;  // frames in flight (agents x capacity)
+  // CPU time of the serving thread (the hub's loop; the echo's ROUTER thread) per task or
+  // message, microseconds: what one costs the server whatever the agents' side costs.
+  double server_cpu_us = 0;
 };
+
+// CPU time the calling thread has used, in microseconds.
+double thread_cpu_us() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
 
 double percentile(std::vector<double>& values, double p) {
   if (values.empty()) return 0;
@@ -128,6 +143,7 @@ class NoopTeam {
     std::vector<std::uint64_t> next_id(agents_, 2);
     auto next_beat = Clock::now();
     const std::string heartbeat_body = roles::encode_empty();
+    std::string frame;  // reused for every RESULT
     while (!stop_) {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
       for (std::size_t i = 0; i < sockets.size(); ++i) {
@@ -136,14 +152,15 @@ class NoopTeam {
         for (int n = 0; n < 256; ++n) {
           zmq::message_t message;
           if (!sockets[i].recv(message, zmq::recv_flags::dontwait)) break;
-          auto decoded = transport::decode_envelope(message.to_string_view());
+          // As the C++ agent reads a frame: views, the body walked once.
+          auto decoded = transport::decode_envelope_view(message.to_string_view());
           if (!decoded.ok()) continue;
           const auto& envelope = decoded.envelope();
           if (envelope.kind != transport::MessageKind::assign) continue;
-          auto task = roles::decode_assignment(envelope.body);
+          auto task = roles::decode_checked_assignment(envelope.body);
           if (!task.ok()) continue;
           assign_bytes_ = message.size();
-          roles::TaskOutcome outcome = roles::outcome_for(*task, "noop");
+          roles::TaskOutcome outcome = roles::outcome_for(*task, "noop");  // echoes the ref
           switch (task->kind) {
             case roles::TaskKind::plan: outcome.plan = task->goal_subtasks; break;
             case roles::TaskKind::solve:
@@ -151,8 +168,9 @@ class NoopTeam {
             case roles::TaskKind::review:
             case roles::TaskKind::approve: outcome.verdict = roles::Verdict{true, 1.0, ""}; break;
           }
-          std::string frame = frame_of(transport::MessageKind::result, next_id[i]++, ids[i],
-                                       roles::encode(outcome));
+          frame.clear();
+          transport::append_envelope_head(frame, transport::MessageKind::result, next_id[i]++, ids[i]);
+          roles::encode_to(frame, outcome);
           result_bytes_ = frame.size();
           sockets[i].send(zmq::buffer(frame), zmq::send_flags::dontwait);
         }
@@ -230,7 +248,9 @@ Figures run_cadre(const std::string& transport, std::uint32_t agents, std::uint3
     std::exit(1);
   }
   const auto start = Clock::now();
+  const double cpu_start = thread_cpu_us();
   (*hub)->run();
+  const double cpu_us = thread_cpu_us() - cpu_start;
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   team.stop();
   const auto& ledger = (*hub)->core().ledger();
@@ -248,6 +268,7 @@ Figures run_cadre(const std::string& transport, std::uint32_t agents, std::uint3
   f.p50_ms = percentile(latencies, 50);
   f.p99_ms = percentile(latencies, 99);
   f.window = (agents / 3) * 3 * capacity;
+  f.server_cpu_us = f.tasks > 0 ? cpu_us / static_cast<double>(f.tasks) : 0;
   if (assign_bytes) *assign_bytes = team.assign_bytes();
   if (result_bytes) *result_bytes = team.result_bytes();
   hub->reset();
@@ -271,12 +292,14 @@ Figures run_raw(const std::string& transport, std::uint32_t peers, std::uint32_t
   router.bind(endpoint_for(transport, dir, "raw"));
   const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
   std::atomic<bool> stop{false};
+  double server_cpu_us = 0;
   // The server answers each frame with one of `back_bytes` (a RESULT's size goes one way, an
   // ASSIGN's the other; which is which does not matter to the echo).
   std::thread server([&] {
     ::pthread_setname_np(::pthread_self(), "echo-server");
     const std::string reply(back_bytes, 'r');
     zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
+    const double cpu_start = thread_cpu_us();
     while (!stop) {
       zmq::poll(&item, 1, std::chrono::milliseconds(50));
       for (int n = 0; n < 1024; ++n) {
@@ -289,6 +312,7 @@ Figures run_raw(const std::string& transport, std::uint32_t peers, std::uint32_t
         router.send(zmq::buffer(out), zmq::send_flags::dontwait);
       }
     }
+    server_cpu_us = thread_cpu_us() - cpu_start;
   });
   std::vector<zmq::socket_t> dealers;
   std::vector<zmq::pollitem_t> items;
@@ -344,18 +368,20 @@ Figures run_raw(const std::string& transport, std::uint32_t peers, std::uint32_t
   f.p50_ms = percentile(latencies, 50);
   f.p99_ms = percentile(latencies, 99);
   f.window = peers * window_per_peer;
+  f.server_cpu_us = done > 0 ? server_cpu_us / static_cast<double>(done) : 0;
   return f;
 }
 
 void print_row(const char* what, const std::string& transport, const Figures& f) {
-  std::printf("  %-22s %-4s %8u %11.0f %9.3f %9.3f %10lu %8.2f\n", what, transport.c_str(),
+  std::printf("  %-22s %-4s %8u %11.0f %9.3f %9.3f %10lu %8.2f %10.2f\n", what, transport.c_str(),
               f.window, f.tasks_per_s, f.p50_ms, f.p99_ms, static_cast<unsigned long>(f.tasks),
-              f.seconds);
+              f.seconds, f.server_cpu_us);
 }
 
 nlohmann::json as_json(const Figures& f) {
   return {{"tasks_per_s", f.tasks_per_s}, {"p50_ms", f.p50_ms}, {"p99_ms", f.p99_ms},
-          {"tasks", f.tasks},             {"seconds", f.seconds}, {"window", f.window}};
+          {"tasks", f.tasks},             {"seconds", f.seconds}, {"window", f.window},
+          {"server_cpu_us", f.server_cpu_us}};
 }
 
 }  // namespace
@@ -390,8 +416,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("  %-22s %-4s %8s %11s %9s %9s %10s %8s\n", "run", "via", "window", "tasks/s",
-              "p50 ms", "p99 ms", "tasks", "seconds");
+  std::printf("  %-22s %-4s %8s %11s %9s %9s %10s %8s %10s\n", "run", "via", "window", "tasks/s",
+              "p50 ms", "p99 ms", "tasks", "seconds", "server us");
   nlohmann::json results = nlohmann::json::object();
   for (const auto& transport : options.transports) {
     std::size_t assign_bytes = 0, result_bytes = 0;

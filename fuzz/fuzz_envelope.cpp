@@ -4,7 +4,8 @@
 // decode, the input itself, so body decoders see arbitrary maps too) is given to every body
 // decoder. Besides "never crash, never throw, never allocate past the limits" (ASan/UBSan and
 // libFuzzer's -rss_limit_mb watch those), it checks that whatever decodes round-trips: re-encoding
-// gives bytes that decode to the same thing.
+// gives bytes that decode to the same thing. The view decoder (decode_envelope_view) and the
+// decoders of checked bodies must agree with the copying ones on every input.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -47,11 +48,46 @@ void decode_bodies(std::string_view body) {
   round_trip(body, roles::decode_decision);
 }
 
+// A body the envelope walk checked decodes as its bytes do (same value, or the same error).
+template <typename FromBytes, typename FromChecked>
+void same_decode(transport::CheckedMap body, FromBytes from_bytes, FromChecked from_checked) {
+  auto a = from_bytes(body.bytes());
+  auto b = from_checked(body);
+  if (a.ok() != b.ok()) broken();
+  if (a.ok()) {
+    if (roles::encode(*a) != roles::encode(*b)) broken();
+  } else if (a.error().to_string() != b.error().to_string()) {
+    broken();
+  }
+}
+
+// The view decoder agrees with the copying one.
+void check_view(std::string_view input, transport::DecodeResult& copied) {
+  transport::DecodeViewResult viewed = transport::decode_envelope_view(input);
+  if (viewed.ok() != copied.ok()) broken();
+  if (!copied.ok()) {
+    const auto& f = copied.failure();
+    const auto& g = viewed.failure();
+    if (f.reason != g.reason || f.detail != g.detail || f.sender != g.sender || f.msg_id != g.msg_id)
+      broken();
+    return;
+  }
+  const transport::EnvelopeView& v = viewed.envelope();
+  const transport::Envelope& e = copied.envelope();
+  if (v.kind != e.kind || v.msg_id != e.msg_id || v.sender != e.sender || v.body.bytes() != e.body)
+    broken();
+  same_decode(v.body, [](std::string_view b) { return roles::decode_outcome(b); },
+              [](transport::CheckedMap b) { return roles::decode_checked_outcome(b); });
+  same_decode(v.body, [](std::string_view b) { return roles::decode_assignment(b); },
+              [](transport::CheckedMap b) { return roles::decode_checked_assignment(b); });
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   transport::DecodeResult decoded = transport::decode_envelope(input);
+  check_view(input, decoded);
   if (!decoded.ok()) {
     // A failure always names its reason and says why.
     if (std::string_view(transport::reason_name(decoded.failure().reason)) == "unknown") broken();

@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
+#include <optional>
 #include <queue>
 #include <set>
 #include <tuple>
@@ -33,8 +36,13 @@ Key key_of(const std::string& goal, const std::string& task, std::uint32_t attem
 }
 
 // A blocking brain runs on worker threads, so the agent's loop (heartbeats, cancels) never waits
-// on a model call.
-using BrainWorkers = WorkerPool<roles::TaskAssignment, std::pair<roles::TaskAssignment, BrainAnswer>>;
+// on a model call. Each call has its own cancellation flag, shared by the loop (which sets it on
+// CANCEL) and the worker (which passes it to the brain).
+struct BrainJob {
+  roles::TaskAssignment task;
+  std::shared_ptr<std::atomic<bool>> cancelled;
+};
+using BrainWorkers = WorkerPool<BrainJob, std::pair<BrainJob, BrainAnswer>>;
 
 class AgentLoop {
  public:
@@ -50,12 +58,20 @@ class AgentLoop {
       pthread_sigmask(SIG_BLOCK, &all, &previous);
       workers_ = std::make_unique<BrainWorkers>(
           std::max<std::uint32_t>(1, std::min(options_.capacity, brain_->concurrency())),
-          [brain = brain_.get()](roles::TaskAssignment& task) {
-            BrainAnswer answer = brain->answer(task);
-            return std::make_pair(std::move(task), std::move(answer));
+          [brain = brain_.get()](BrainJob& job) {
+            // Cancelled while it waited for a thread: the brain is not even asked.
+            BrainAnswer answer = job.cancelled->load()
+                                     ? cancelled_answer(job.task, brain->model(), 0)
+                                     : brain->answer(job.task, *job.cancelled);
+            return std::make_pair(std::move(job), std::move(answer));
           });
       pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     }
+  }
+
+  // The brain calls still running are cancelled, so the workers (joined after this) end soon.
+  ~AgentLoop() {
+    for (auto& [key, flag] : stop_flags_) flag->store(true);
   }
 
   int run() {
@@ -126,16 +142,17 @@ class AgentLoop {
 
   // Returns true when the agent must exit (BYE).
   bool handle(const std::string& frame) {
-    auto decoded = transport::decode_envelope(frame);
+    // Views into `frame`; the body was checked while the envelope was walked.
+    auto decoded = transport::decode_envelope_view(frame);
     if (!decoded.ok()) {
       ++malformed_;
       return false;
     }
     last_heard_ = Clock::now();
-    transport::Envelope& envelope = decoded.envelope();
+    const transport::EnvelopeView& envelope = decoded.envelope();
     switch (envelope.kind) {
       case MessageKind::welcome: {
-        auto welcome = roles::decode_welcome(envelope.body);
+        auto welcome = roles::decode_welcome(envelope.body.bytes());
         if (!welcome.ok()) {
           ++malformed_;
           return false;
@@ -151,7 +168,7 @@ class AgentLoop {
         return false;
       }
       case MessageKind::assign: {
-        auto task = roles::decode_assignment(envelope.body);
+        auto task = roles::decode_checked_assignment(envelope.body);
         if (!task.ok()) {
           ++malformed_;
           send(MessageKind::error,
@@ -162,33 +179,40 @@ class AgentLoop {
         const Key key = key_of(task->goal_id, task->task_id, task->attempt);
         if (working_.count(key)) {
           // Given back a task we are still working on (its lease expired and came back to us):
-          // results are idempotent by key, so keep the work in progress rather than start over.
+          // results are idempotent by key, so keep the work in progress rather than start over
+          // -- unless its brain call was already told to stop: then start it again on a fresh
+          // flag (the stopped call's answer is dropped as stale when it comes back).
           cancelled_.erase(key);
+          if (auto flag = stop_flags_.find(key); flag != stop_flags_.end() && flag->second->load())
+            submit(key, std::move(task.value()));
           return false;
         }
         working_.insert(key);
         if (workers_) {
-          workers_->submit(std::move(task.value()));
+          submit(key, std::move(task.value()));
           return false;
         }
-        schedule(key, brain_->answer(*task));
+        schedule(key, task->ref, brain_->answer(*task));
         return false;
       }
       case MessageKind::cancel: {
-        auto cancel = roles::decode_cancel(envelope.body);
+        auto cancel = roles::decode_cancel(envelope.body.bytes());
         if (cancel.ok()) {
           const Key key = key_of(cancel->goal_id, cancel->task_id, cancel->attempt);
           if (working_.count(key)) cancelled_.insert(key);
+          // A brain call in progress stops (llm request aborted, exec command killed).
+          if (auto flag = stop_flags_.find(key); flag != stop_flags_.end())
+            flag->second->store(true);
         }
         return false;
       }
       case MessageKind::ack: {
-        auto ack = roles::decode_ack(envelope.body);
+        auto ack = roles::decode_ack(envelope.body.bytes());
         if (ack.ok()) unacked_.erase(key_of(ack->goal_id, ack->task_id, ack->attempt));
         return false;
       }
       case MessageKind::error: {
-        auto error = roles::decode_error(envelope.body);
+        auto error = roles::decode_error(envelope.body.bytes());
         if (error.ok() && error->code == "not_registered") {
           options_.log("hub does not know us; joining again");
           send_hello();
@@ -202,16 +226,33 @@ class AgentLoop {
     }
   }
 
-  void schedule(const Key& key, const BrainAnswer& answer) {
+  // `ref`: the ASSIGN's, echoed in the RESULT so the hub finds the task without a lookup (brains
+  // build outcomes with roles::outcome_for, which copies it; set here whatever the brain did).
+  void schedule(const Key& key, std::optional<std::uint64_t> ref, BrainAnswer answer) {
     const auto delay = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(std::max(0.0, answer.delay_s)));
+    answer.outcome.ref = ref;
     answers_.push(Pending{Clock::now() + delay, key, roles::encode(answer.outcome)});
+  }
+
+  // Hands `task` to a worker with a new cancellation flag, the key's current one.
+  void submit(const Key& key, roles::TaskAssignment task) {
+    auto flag = std::make_shared<std::atomic<bool>>(false);
+    stop_flags_[key] = flag;
+    workers_->submit(BrainJob{std::move(task), std::move(flag)});
   }
 
   void send_due_answers() {
     if (workers_) {
-      for (auto& [task, answer] : workers_->take_finished())
-        schedule(key_of(task.goal_id, task.task_id, task.attempt), answer);
+      for (auto& [job, answer] : workers_->take_finished()) {
+        const roles::TaskAssignment& task = job.task;
+        const Key job_key = key_of(task.goal_id, task.task_id, task.attempt);
+        // A call superseded by a fresh one for its key (see ASSIGN) is dropped unseen.
+        auto flag = stop_flags_.find(job_key);
+        if (flag == stop_flags_.end() || flag->second != job.cancelled) continue;
+        stop_flags_.erase(flag);
+        schedule(key_of(task.goal_id, task.task_id, task.attempt), task.ref, std::move(answer));
+      }
     }
     const auto now = Clock::now();
     while (!answers_.empty() && answers_.top().due <= now) {
@@ -259,6 +300,8 @@ class AgentLoop {
   std::map<Key, std::string> unacked_;
   std::set<Key> working_;    // assignments whose answers are not yet sent
   std::set<Key> cancelled_;  // of those, the ones the hub took back
+  // For each assignment on a worker, the cancellation flag of its current brain call.
+  std::map<Key, std::shared_ptr<std::atomic<bool>>> stop_flags_;
   std::uint64_t next_msg_id_ = 1;
   std::uint64_t malformed_ = 0;
   bool joined_ = false;

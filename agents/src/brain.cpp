@@ -10,6 +10,15 @@
 
 namespace cadre::agents {
 
+BrainAnswer cancelled_answer(const roles::TaskAssignment& task, const std::string& model,
+                             double seconds) {
+  BrainAnswer answer{roles::outcome_for(task, model)};
+  answer.outcome.ok = false;
+  answer.outcome.error = "cancelled";
+  answer.outcome.brain_s = seconds;
+  return answer;
+}
+
 Result<std::unique_ptr<Brain>> make_brain(const std::string& kind, const std::string& role,
                                           const std::string& model,
                                           const std::map<std::string, std::string>& params) {

@@ -386,7 +386,16 @@ Result<std::unique_ptr<ExecBrain>> ExecBrain::create(
 }
 
 BrainAnswer ExecBrain::answer(const roles::TaskAssignment& task) {
+  const std::atomic<bool> never{false};
+  return answer(task, never);
+}
+
+BrainAnswer ExecBrain::answer(const roles::TaskAssignment& task,
+                              const std::atomic<bool>& cancelled) {
   const auto started = std::chrono::steady_clock::now();
+  const auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   BrainAnswer answer{roles::outcome_for(task, model_)};
   roles::TaskOutcome& outcome = answer.outcome;
   const auto fail = [&](std::string why) {
@@ -402,8 +411,10 @@ BrainAnswer ExecBrain::answer(const roles::TaskAssignment& task) {
     limits.cpu_s = params_.cpu_s;
     limits.memory_mb = params_.memory_mb;
     limits.max_output_bytes = kMaxAnswerBytes;
+    limits.cancel = &cancelled;
     auto run = run_subprocess(params_.command, exec_task_json(task), limits, {},
                               {{"CADRE_ROLE", role_}, {"CADRE_MODEL", model_}});
+    if (run.ok() && run->cancelled) return cancelled_answer(task, model_, elapsed());
     if (!run.ok()) {
       fail(run.error().to_string());
     } else {
@@ -440,8 +451,7 @@ BrainAnswer ExecBrain::answer(const roles::TaskAssignment& task) {
   } catch (...) {
     fail("internal error");
   }
-  outcome.brain_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  outcome.brain_s = elapsed();
   answer.delay_s = 0;
   return answer;
 }

@@ -1,5 +1,6 @@
 #include "cadre/agents/llm_brain.h"
 
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -11,9 +12,11 @@
 namespace cadre::agents {
 namespace {
 
+// api_model and hub_rate_limited come from a model declared in the scenario's models: (the
+// loader sets them); log_path from the agent runner.
 const char* kKnownParams[] = {"base_url",    "api_key_env", "temperature", "max_tokens",
                               "timeout_s",   "max_retries", "concurrency", "prompt",
-                              "log_path"};
+                              "log_path",    "api_model",   "hub_rate_limited"};
 
 Result<double> number_param(const std::map<std::string, std::string>& params,
                             const std::string& key, double fallback, double min) {
@@ -79,6 +82,10 @@ Result<std::unique_ptr<LlmBrain>> LlmBrain::create(
     return make_error("an llm brain needs base_url");
   endpoint.base_url = base_url->second;
   endpoint.model = model;
+  if (auto api_model = params.find("api_model"); api_model != params.end())
+    endpoint.model = api_model->second;  // `model` stays the pricing key
+  if (auto limited = params.find("hub_rate_limited"); limited != params.end())
+    endpoint.refusal_ends_call = limited->second == "1";
   if (auto env = params.find("api_key_env"); env != params.end()) {
     const char* key = std::getenv(env->second.c_str());
     if (key == nullptr || *key == '\0')
@@ -113,6 +120,12 @@ Result<std::unique_ptr<LlmBrain>> LlmBrain::create(
 }
 
 BrainAnswer LlmBrain::answer(const roles::TaskAssignment& task) {
+  const std::atomic<bool> never{false};
+  return answer(task, never);
+}
+
+BrainAnswer LlmBrain::answer(const roles::TaskAssignment& task,
+                             const std::atomic<bool>& cancelled) {
   const auto started = std::chrono::steady_clock::now();
   BrainAnswer answer{roles::outcome_for(task, model_)};
   roles::TaskOutcome& outcome = answer.outcome;
@@ -123,6 +136,15 @@ BrainAnswer LlmBrain::answer(const roles::TaskAssignment& task) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return answer;
   };
+  // Cancelled: the agent drops this answer; it keeps the tokens of the rounds already done.
+  const auto stopped = [&] {
+    BrainAnswer dropped = cancelled_answer(
+        task, model_,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    dropped.outcome.tokens_in = outcome.tokens_in;
+    dropped.outcome.tokens_out = outcome.tokens_out;
+    return dropped;
+  };
 
   const std::string text =
       prompt_override_.empty() ? roles::default_template(task.kind) : prompt_override_;
@@ -132,7 +154,15 @@ BrainAnswer LlmBrain::answer(const roles::TaskAssignment& task) {
 
   // The reply is read; a reply that does not parse is sent back once with the reason.
   for (int round = 0; round < 2; ++round) {
-    auto reply = client_->chat(messages);
+    if (cancelled.load(std::memory_order_relaxed)) return stopped();
+    ChatRefusal refusal;
+    auto reply = client_->chat(messages, cancelled, refusal);
+    if (cancelled.load(std::memory_order_relaxed)) return stopped();
+    if (refusal.refused) {
+      // The hub paces the team: it puts the task back and backs everyone off.
+      outcome.rate_limited = true;
+      outcome.retry_after_s = refusal.retry_after_s;
+    }
     if (!reply.ok()) return finish(false, reply.error().to_string());
     outcome.tokens_in += reply->prompt_tokens;
     outcome.tokens_out += reply->completion_tokens;

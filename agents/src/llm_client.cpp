@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -31,6 +32,8 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kBodyExcerpt = 300;
+// How often a transfer in progress (and a backoff wait) looks at its cancellation flag.
+constexpr int kCancelPollMs = 50;
 
 // libcurl (and the ~30 libraries it pulls in: TLS, Kerberos, LDAP, ...) is loaded on first use,
 // so that processes that never call a model -- every agent with another brain, the hub -- do
@@ -39,12 +42,24 @@ struct CurlApi {
   CURLcode (*global_init)(long);
   CURL* (*easy_init)();
   CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
-  CURLcode (*easy_perform)(CURL*);
   CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
   const char* (*easy_strerror)(CURLcode);
   void (*easy_cleanup)(CURL*);
   curl_slist* (*slist_append)(curl_slist*, const char*);
   void (*slist_free_all)(curl_slist*);
+  // A transfer runs on a multi handle so that it can look at its cancellation flag every
+  // kCancelPollMs (curl_easy_perform would only call a progress callback about once a second
+  // while the server is silent).
+  CURLM* (*multi_init)();
+  CURLMcode (*multi_add_handle)(CURLM*, CURL*);
+  CURLMcode (*multi_remove_handle)(CURLM*, CURL*);
+  CURLMcode (*multi_perform)(CURLM*, int*);
+  CURLMcode (*multi_wait)(CURLM*, curl_waitfd[], unsigned int, int, int*);
+  CURLMsg* (*multi_info_read)(CURLM*, int*);
+  const char* (*multi_strerror)(CURLMcode);
+  CURLMcode (*multi_cleanup)(CURLM*);
+  // libcurl >= 7.66 only (may be null): waits its whole timeout even with no socket to watch.
+  CURLMcode (*multi_poll)(CURLM*, curl_waitfd[], unsigned int, int, int*);
 };
 CurlApi g_curl{};
 std::string g_curl_problem;  // why libcurl is not usable, once curl_ready() said so
@@ -65,12 +80,20 @@ bool load_curl() {
   get(g_curl.global_init, "curl_global_init");
   get(g_curl.easy_init, "curl_easy_init");
   get(g_curl.easy_setopt, "curl_easy_setopt");
-  get(g_curl.easy_perform, "curl_easy_perform");
   get(g_curl.easy_getinfo, "curl_easy_getinfo");
   get(g_curl.easy_strerror, "curl_easy_strerror");
   get(g_curl.easy_cleanup, "curl_easy_cleanup");
   get(g_curl.slist_append, "curl_slist_append");
   get(g_curl.slist_free_all, "curl_slist_free_all");
+  get(g_curl.multi_init, "curl_multi_init");
+  get(g_curl.multi_add_handle, "curl_multi_add_handle");
+  get(g_curl.multi_remove_handle, "curl_multi_remove_handle");
+  get(g_curl.multi_perform, "curl_multi_perform");
+  get(g_curl.multi_wait, "curl_multi_wait");
+  get(g_curl.multi_info_read, "curl_multi_info_read");
+  get(g_curl.multi_strerror, "curl_multi_strerror");
+  get(g_curl.multi_cleanup, "curl_multi_cleanup");
+  g_curl.multi_poll = reinterpret_cast<decltype(g_curl.multi_poll)>(dlsym(lib, "curl_multi_poll"));
   if (!ok) g_curl_problem = "libcurl.so.4 lacks a function cadre needs (too old?)";
   return ok;
 }
@@ -128,6 +151,7 @@ std::optional<double> parse_retry_after(const std::string& value) {
 // What one HTTP try produced.
 struct Exchange {
   CURLcode code = CURLE_OK;
+  bool cancelled = false;  // stopped by the caller's flag (code: CURLE_ABORTED_BY_CALLBACK)
   std::string curl_error;  // readable reason when code != CURLE_OK
   long status = 0;         // HTTP status when code == CURLE_OK
   std::string body;
@@ -211,8 +235,74 @@ double default_random() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
 }
 
-void default_sleep(double seconds) {
-  if (seconds > 0) std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+// Sleeps `seconds`, or less: returns as soon as `cancelled` is seen true (looked at every
+// kCancelPollMs).
+void sleep_unless_cancelled(double seconds, const std::atomic<bool>& cancelled) {
+  if (!(seconds > 0)) return;
+  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(seconds));
+  while (!cancelled.load(std::memory_order_relaxed)) {
+    const auto now = Clock::now();
+    if (now >= until) return;
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(until - now, std::chrono::milliseconds(kCancelPollMs)));
+  }
+}
+
+// Runs the transfer set up on `curl` to its end, or until `cancelled` is seen true (then
+// CURLE_ABORTED_BY_CALLBACK, `was_cancelled` set). A multi-interface failure is
+// CURLE_FAILED_INIT with its reason in `problem`.
+CURLcode transfer(CURL* curl, const std::atomic<bool>& cancelled, bool& was_cancelled,
+                  std::string& problem) {
+  CURLM* multi = g_curl.multi_init();
+  if (multi == nullptr) {
+    problem = "cannot create a curl multi handle";
+    return CURLE_FAILED_INIT;
+  }
+  if (CURLMcode added = g_curl.multi_add_handle(multi, curl); added != CURLM_OK) {
+    problem = g_curl.multi_strerror(added);
+    g_curl.multi_cleanup(multi);
+    return CURLE_FAILED_INIT;
+  }
+  CURLcode code = CURLE_FAILED_INIT;
+  while (true) {
+    if (cancelled.load(std::memory_order_relaxed)) {
+      was_cancelled = true;
+      code = CURLE_ABORTED_BY_CALLBACK;
+      break;
+    }
+    int running = 0;
+    CURLMcode mc = g_curl.multi_perform(multi, &running);
+    if (mc != CURLM_OK && mc != CURLM_CALL_MULTI_PERFORM) {
+      problem = g_curl.multi_strerror(mc);
+      break;
+    }
+    if (running == 0) {
+      int left = 0;
+      while (CURLMsg* message = g_curl.multi_info_read(multi, &left)) {
+        if (message->msg == CURLMSG_DONE && message->easy_handle == curl)
+          code = message->data.result;
+      }
+      if (code == CURLE_FAILED_INIT && problem.empty()) problem = "the transfer ended unreported";
+      break;
+    }
+    int ready = 0;
+    if (g_curl.multi_poll != nullptr) {
+      mc = g_curl.multi_poll(multi, nullptr, 0, kCancelPollMs, &ready);
+    } else {
+      mc = g_curl.multi_wait(multi, nullptr, 0, kCancelPollMs, &ready);
+      // An old curl_multi_wait returns at once when it has no socket to watch (e.g. while the
+      // name resolves): do not spin.
+      if (mc == CURLM_OK && ready == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (mc != CURLM_OK) {
+      problem = g_curl.multi_strerror(mc);
+      break;
+    }
+  }
+  g_curl.multi_remove_handle(multi, curl);
+  g_curl.multi_cleanup(multi);
+  return code;
 }
 
 std::string plural(std::uint32_t n, const char* word) {
@@ -225,20 +315,22 @@ struct LlmClient::Impl {
   LlmEndpoint endpoint;
   std::string url;
   std::string no_proxy;  // the environment's no_proxy plus the loopback names
-  SleepFn sleep = default_sleep;
+  SleepFn sleep;         // empty: sleep_unless_cancelled
   RandomFn random = default_random;
   std::mutex log_mutex;
   bool log_warned = false;
 
-  Exchange perform(const std::string& request_body) const;
+  Exchange perform(const std::string& request_body, const std::atomic<bool>& cancelled) const;
   void log(const std::string& request_body, const Exchange& exchange, std::uint32_t attempt);
   std::string redact(std::string text) const;
   double backoff(std::uint32_t retry) const;
   Result<ChatResponse> parse(long status, const std::string& body) const;
-  Result<ChatResponse> chat(const std::vector<ChatMessage>& messages);
+  Result<ChatResponse> chat(const std::vector<ChatMessage>& messages,
+                            const std::atomic<bool>& cancelled, ChatRefusal& refusal);
 };
 
-Exchange LlmClient::Impl::perform(const std::string& request_body) const {
+Exchange LlmClient::Impl::perform(const std::string& request_body,
+                                  const std::atomic<bool>& cancelled) const {
   Exchange out;
   const auto start = Clock::now();
   CURL* curl = g_curl.easy_init();
@@ -275,12 +367,15 @@ Exchange LlmClient::Impl::perform(const std::string& request_body) const {
   // for other hosts; the user's no_proxy is kept, since this option replaces it).
   g_curl.easy_setopt(curl, CURLOPT_NOPROXY, no_proxy.c_str());
 
-  out.code = g_curl.easy_perform(curl);
+  std::string problem;
+  out.code = transfer(curl, cancelled, out.cancelled, problem);
   if (out.code == CURLE_OK) {
     g_curl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
+  } else if (out.cancelled) {
+    out.curl_error = "cancelled";
   } else {
     out.curl_error = g_curl.easy_strerror(out.code);
-    const std::string detail = trim(error_buffer);
+    const std::string detail = trim(problem.empty() ? std::string(error_buffer) : problem);
     if (!detail.empty() && detail != out.curl_error) out.curl_error += " (" + detail + ")";
   }
   out.body = std::move(capture.body);
@@ -399,8 +494,11 @@ Result<ChatResponse> LlmClient::Impl::parse(long status, const std::string& body
   return response;
 }
 
-Result<ChatResponse> LlmClient::Impl::chat(const std::vector<ChatMessage>& messages) {
+Result<ChatResponse> LlmClient::Impl::chat(const std::vector<ChatMessage>& messages,
+                                           const std::atomic<bool>& cancelled,
+                                           ChatRefusal& refusal) {
   const auto start = Clock::now();
+  const auto cancelled_error = [&] { return make_error("request to " + url + " cancelled"); };
   if (!curl_ready()) return make_error(g_curl_problem + "; cannot call " + url);
 
   json request;
@@ -417,8 +515,10 @@ Result<ChatResponse> LlmClient::Impl::chat(const std::vector<ChatMessage>& messa
   std::string last_reason;
   bool last_unreachable = false;
   for (std::uint32_t attempt = 1; attempt <= tries; ++attempt) {
-    const Exchange exchange = perform(body);
+    if (cancelled.load(std::memory_order_relaxed)) return cancelled_error();  // no new try
+    const Exchange exchange = perform(body, cancelled);
     log(body, exchange, attempt);
+    if (exchange.cancelled) return cancelled_error();
     std::optional<double> wait;
     if (exchange.code != CURLE_OK) {
       if (!transient(exchange.code))
@@ -431,6 +531,12 @@ Result<ChatResponse> LlmClient::Impl::chat(const std::vector<ChatMessage>& messa
       response->attempts = attempt;
       response->seconds = seconds_since(start);
       return response;
+    } else if (exchange.status == 429 && endpoint.refusal_ends_call) {
+      // The hub paces the whole team: it decides when this goes again, for everyone.
+      refusal.refused = true;
+      refusal.retry_after_s = exchange.retry_after;
+      return make_error("HTTP 429 from " + url + " (the provider's quota): " +
+                        excerpt(exchange.body));
     } else if (transient_status(exchange.status)) {
       last_reason = "HTTP " + std::to_string(exchange.status);
       if (!exchange.body.empty()) last_reason += ": " + excerpt(exchange.body);
@@ -446,7 +552,7 @@ Result<ChatResponse> LlmClient::Impl::chat(const std::vector<ChatMessage>& messa
     if (sleep)
       sleep(seconds);
     else
-      default_sleep(seconds);
+      sleep_unless_cancelled(seconds, cancelled);
   }
   const std::string what = last_unreachable ? "cannot reach " : "no usable answer from ";
   return make_error(
@@ -472,8 +578,20 @@ LlmClient::LlmClient(LlmEndpoint endpoint) : impl_(std::make_unique<Impl>()) {
 LlmClient::~LlmClient() = default;
 
 Result<ChatResponse> LlmClient::chat(const std::vector<ChatMessage>& messages) {
+  const std::atomic<bool> never{false};
+  return chat(messages, never);
+}
+
+Result<ChatResponse> LlmClient::chat(const std::vector<ChatMessage>& messages,
+                                     const std::atomic<bool>& cancelled) {
+  ChatRefusal ignored;
+  return chat(messages, cancelled, ignored);
+}
+
+Result<ChatResponse> LlmClient::chat(const std::vector<ChatMessage>& messages,
+                                     const std::atomic<bool>& cancelled, ChatRefusal& refusal) {
   try {
-    return impl_->chat(messages);
+    return impl_->chat(messages, cancelled, refusal);
   } catch (const std::exception& e) {
     return make_error("llm request to " + impl_->url + " failed: " + e.what());
   } catch (...) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -188,7 +189,16 @@ const std::string& PluginBrain::file() const { return impl_->file; }
 const std::string& PluginBrain::plugin_name() const { return impl_->name; }
 
 BrainAnswer PluginBrain::answer(const roles::TaskAssignment& task) {
+  const std::atomic<bool> never{false};
+  return answer(task, never);
+}
+
+BrainAnswer PluginBrain::answer(const roles::TaskAssignment& task,
+                                const std::atomic<bool>& cancelled) {
   const auto started = std::chrono::steady_clock::now();
+  const auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  };
   BrainAnswer answer{roles::outcome_for(task, model_)};
   roles::TaskOutcome& outcome = answer.outcome;
   const auto fail = [&](const std::string& why) {
@@ -203,8 +213,15 @@ BrainAnswer PluginBrain::answer(const roles::TaskAssignment& task) {
     std::string written;
     int code = 0;
     {
+      // Waiting for a turn can be cancelled; a call inside the plugin cannot (the ABI has no way
+      // to interrupt it): it runs to its end and the agent drops its answer.
       std::unique_lock lock(impl_->mutex);
-      impl_->turn.wait(lock, [&] { return impl_->running < impl_->max_concurrency; });
+      while (impl_->running >= impl_->max_concurrency) {
+        if (cancelled.load(std::memory_order_relaxed)) break;
+        impl_->turn.wait_for(lock, std::chrono::milliseconds(50));
+      }
+      if (cancelled.load(std::memory_order_relaxed))
+        return cancelled_answer(task, model_, elapsed());
       ++impl_->running;
     }
     code = impl_->plugin->answer(impl_->instance, task_json.data(), task_json.size(),
@@ -225,8 +242,7 @@ BrainAnswer PluginBrain::answer(const roles::TaskAssignment& task) {
   } catch (const std::exception& e) {
     fail(std::string("internal error: ") + e.what());
   }
-  outcome.brain_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  outcome.brain_s = elapsed();
   answer.delay_s = 0;
   return answer;
 }

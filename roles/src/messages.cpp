@@ -33,18 +33,25 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-// A msgpack::packer stream that writes into a string: the string is grown ahead (doubling) and
-// written through with memcpy, so the packer's many small writes are inlined copies rather than
-// calls to std::string::append. take() cuts the string to what was written.
+// A msgpack::packer stream that writes at the end of a caller's string: the string is grown
+// ahead (doubling) and written through with memcpy, so the packer's many small writes are
+// inlined copies rather than calls to std::string::append. The destructor cuts the string to
+// what was written.
 class BodyBuffer {
  public:
-  explicit BodyBuffer(std::size_t expected) { bytes_.resize(expected); }
+  BodyBuffer(std::string& out, std::size_t expected) : bytes_(out), used_(out.size()) {
+    bytes_.resize(used_ + expected);
+  }
+  ~BodyBuffer() { bytes_.resize(used_); }
+  BodyBuffer(const BodyBuffer&) = delete;
+  BodyBuffer& operator=(const BodyBuffer&) = delete;
   void write(const char* data, std::size_t size) {
     if (bytes_.size() - used_ < size) grow(size);
     std::memcpy(bytes_.data() + used_, data, size);
     used_ += size;
   }
   void put(char byte) { write(&byte, 1); }
+  // Where the next byte goes, as an index into the caller's string.
   std::size_t size() const { return used_; }
   char& operator[](std::size_t i) { return bytes_[i]; }
   // Replaces the byte at `at` with `with` (a map header that needs more than one byte).
@@ -53,16 +60,12 @@ class BodyBuffer {
     bytes_.replace(at, 1, with);
     used_ = bytes_.size();
   }
-  std::string take() && {
-    bytes_.resize(used_);
-    return std::move(bytes_);
-  }
 
  private:
   [[gnu::noinline]] void grow(std::size_t size) {
     bytes_.resize(std::max(2 * bytes_.size(), used_ + size));
   }
-  std::string bytes_;
+  std::string& bytes_;
   std::size_t used_ = 0;
 };
 
@@ -179,9 +182,8 @@ class MapWriter {
   std::uint32_t count_ = 0;
 };
 
-// A body's buffer with room for its usual size plus the text it carries, so that writing it
-// rarely grows.
-BodyBuffer body_buffer(std::size_t text_bytes) { return BodyBuffer(160 + text_bytes); }
+// Room for a body's usual size plus the text it carries, so that writing it rarely grows.
+constexpr std::size_t body_room(std::size_t text_bytes) { return 160 + text_bytes; }
 
 std::size_t text_bytes(const SubtaskPlan& s) {
   std::size_t n = s.id.size() + s.title.size() + s.instructions.size() + 48;
@@ -369,6 +371,39 @@ const char* read_value(const char* at, Value& v) {
   return reinterpret_cast<const char*>(p + payload);
 }
 
+// read_value with the kinds every body is mostly made of (fixstr, positive fixint, booleans,
+// float64) read inline; the rest by read_value.
+inline const char* read_value_fast(const char* at, Value& v) {
+  const auto lead = static_cast<unsigned char>(*at);
+  if ((lead & 0xe0) == 0xa0) {  // fixstr
+    v.type = object_type::STR;
+    v.size = lead & 0x1f;
+    v.data = at + 1;
+    return at + 1 + v.size;
+  }
+  if (lead <= 0x7f) {
+    v.type = object_type::POSITIVE_INTEGER;
+    v.u64 = lead;
+    v.data = at + 1;
+    return at + 1;
+  }
+  if (lead == 0xc2 || lead == 0xc3) {
+    v.type = object_type::BOOLEAN;
+    v.boolean = lead == 0xc3;
+    v.data = at + 1;
+    return at + 1;
+  }
+  if (lead == 0xcb) {
+    const std::uint64_t bits =
+        transport::read_big_endian(reinterpret_cast<const unsigned char*>(at + 1), 8);
+    std::memcpy(&v.f64, &bits, sizeof bits);
+    v.type = object_type::FLOAT64;
+    v.data = at + 9;
+    return at + 9;
+  }
+  return read_value(at, v);
+}
+
 // Where the object at `p` ends, items of containers included.
 const char* skip_value(const char* p) {
   std::uint64_t pending = 1;
@@ -444,6 +479,9 @@ class MapEntries {
   bool on_heap_ = false;
 };
 
+// Items of an array reserved at once when it is read (more grow as usual).
+constexpr std::size_t kReserveItems = 16;
+
 // Reads the fields of one map. Errors name the field by its path, e.g. "goal_subtasks[1].id".
 class MapReader {
  public:
@@ -491,8 +529,11 @@ class MapReader {
     std::string path = this->path();
     return path.empty() ? std::string(key) : path + "." + std::string(key);
   }
-  Error wrong(std::string_view key, const char* expected) const {
+  [[gnu::cold, gnu::noinline]] Error wrong(std::string_view key, const char* expected) const {
     return make_error("field '" + name(key) + "': expected " + expected);
+  }
+  [[gnu::cold, gnu::noinline]] Error missing(std::string_view key) const {
+    return make_error("field '" + name(key) + "' is missing");
   }
 
   // Returns the value to read, nullptr if absent (and not required), or an error if required
@@ -500,7 +541,7 @@ class MapReader {
   const Value* lookup(std::string_view key, bool required, std::optional<Error>& err) {
     const Value* v = find(key);
     if (v == nullptr) {
-      if (required) err = make_error("field '" + name(key) + "' is missing");
+      if (required) err = missing(key);
       return nullptr;
     }
     if (v->type == object_type::NIL && !required) return nullptr;
@@ -570,6 +611,15 @@ class MapReader {
     return std::nullopt;
   }
 
+  std::optional<Error> optional_uint(std::string_view key, std::optional<std::uint64_t>& out) {
+    std::optional<Error> err;
+    const auto* v = lookup(key, false, err);
+    if (!v) return err;
+    if (v->type != object_type::POSITIVE_INTEGER) return wrong(key, "unsigned integer");
+    out = v->u64;
+    return std::nullopt;
+  }
+
   std::optional<Error> optional_boolean(std::string_view key, std::optional<bool>& out) {
     std::optional<Error> err;
     const auto* v = lookup(key, false, err);
@@ -599,6 +649,7 @@ class MapReader {
     if (!v) return err;
     if (v->type != object_type::ARRAY) return wrong(key, "array of strings");
     out.clear();
+    out.reserve(std::min<std::size_t>(v->size, kReserveItems));
     const char* p = v->data;
     for (std::uint32_t i = 0; i < v->size; ++i) {
       Value item;
@@ -633,6 +684,8 @@ class MapReader {
     if (!v) return err;
     if (v->type != object_type::ARRAY) return wrong(key, "array of maps");
     out.clear();
+    // Room for the usual few at once; never an allocation sized by the header alone.
+    out.reserve(std::min<std::size_t>(v->size, kReserveItems));
     const char* p = v->data;
     for (std::uint32_t i = 0; i < v->size; ++i) {
       Value item;
@@ -644,10 +697,13 @@ class MapReader {
       T value{};
       if (auto e = read(inner, value)) return e;
       out.push_back(std::move(value));
-      p = skip_value(p);
+      p = inner.end();
     }
     return std::nullopt;
   }
+
+  // Where the map's bytes end (the next object starts).
+  const char* end() const { return end_; }
 
  private:
   // One pass over the map's pairs: string keys and their values, in order.
@@ -656,9 +712,9 @@ class MapReader {
     const char* p = map.data;
     for (std::uint32_t i = 0; i < map.size; ++i) {
       Value key;
-      p = past_items(read_value(p, key), key);
+      p = past_items(read_value_fast(p, key), key);
       Value value;
-      const char* after = past_items(read_value(p, value), value);
+      const char* after = past_items(read_value_fast(p, value), value);
       if (key.type == object_type::STR) {
         const std::string_view name(key.data, key.size);
         const std::uint64_t bit = key_bit(name);
@@ -671,6 +727,7 @@ class MapReader {
       }
       p = after;
     }
+    end_ = p;
   }
   // One of 64 bits for a key, from its length and its first and last bytes (cheap; keys that
   // share a bit only cost a longer search).
@@ -698,6 +755,7 @@ class MapReader {
   MapEntries entries_;
   std::uint64_t present_ = 0;  // key_bit of every key
   bool may_repeat_ = false;    // some key may appear twice: find() must take the last
+  const char* end_ = nullptr;  // where the map's bytes end
   std::size_t next_ = 0;       // where find() starts when no key repeats
 };
 
@@ -770,6 +828,7 @@ std::optional<Error> read_fields(MapReader& r, TaskAssignment& b) {
   CADRE_READ(r.str_array("feedback", b.feedback));
   CADRE_READ(r.uint("lease_ms", b.lease_ms));
   CADRE_READ(r.nested_array("workspace_files", b.workspace_files, read_file_edit));
+  CADRE_READ(r.optional_uint("ref", b.ref));
   return std::nullopt;
 }
 
@@ -786,6 +845,11 @@ std::optional<Error> read_fields(MapReader& r, TaskOutcome& b) {
   CADRE_READ(r.nested_array("plan", b.plan, read_subtask));
   CADRE_READ(r.nested("candidate", b.candidate, read_candidate));
   CADRE_READ(r.nested("verdict", b.verdict, read_verdict));
+  CADRE_READ(r.optional_uint("ref", b.ref));
+  CADRE_READ(r.boolean("rate_limited", b.rate_limited));
+  double retry_after_s = -1;
+  CADRE_READ(r.real("retry_after_s", retry_after_s));
+  if (retry_after_s >= 0) b.retry_after_s = retry_after_s;
   return std::nullopt;
 }
 
@@ -841,8 +905,10 @@ std::optional<Error> read_fields(MapReader& r, Decision& b) {
 
 #undef CADRE_READ
 
+// Decodes a body; `checked`: its bytes already passed check_one_map's walk (a CheckedMap), so it
+// is not walked again.
 template <typename T>
-Result<T> decode_body(std::string_view bytes, const char* what) {
+Result<T> decode_body(std::string_view bytes, const char* what, bool checked = false) {
   auto fail = [what](Error e) {
     e.where = what;
     return e;
@@ -850,7 +916,9 @@ Result<T> decode_body(std::string_view bytes, const char* what) {
   try {
     // After this check every header and payload is complete and within the limits, so the
     // reader below walks the bytes without bounds checks.
-    if (auto e = check_one_map(bytes)) return fail(*e);
+    if (!checked) {
+      if (auto e = check_one_map(bytes)) return fail(*e);
+    }
     Value root;
     read_value(bytes.data(), root);
     MapReader reader(root);
@@ -879,8 +947,9 @@ const char* task_kind_name(TaskKind kind) {
   return "unknown";
 }
 
-std::string encode(const Hello& b) {
-  BodyBuffer out = body_buffer(b.agent_id.size() + b.role.size() + b.brain.size() + b.model.size());
+void encode_to(std::string& dest, const Hello& b) {
+  BodyBuffer out(dest,
+                 body_room(b.agent_id.size() + b.role.size() + b.brain.size() + b.model.size()));
   MapWriter w(out);
   w.str("agent_id", b.agent_id);
   w.str("role", b.role);
@@ -890,26 +959,26 @@ std::string encode(const Hello& b) {
   w.uint("protocol", b.protocol);
   w.sint("pid", b.pid);
   w.finish();
-  return std::move(out).take();
 }
 
-std::string encode(const Welcome& b) {
-  BodyBuffer out = body_buffer(b.hub_id.size());
+void encode_to(std::string& dest, const Welcome& b) {
+  BodyBuffer out(dest, body_room(b.hub_id.size()));
   MapWriter w(out);
   w.str("hub_id", b.hub_id);
   w.uint("heartbeat_ms", b.heartbeat_ms);
   w.uint("liveness", b.liveness);
   w.finish();
-  return std::move(out).take();
 }
 
-std::string encode(const TaskAssignment& b) {
+void encode_to(std::string& dest, const TaskAssignment& b) { encode_to(dest, b, b.ref); }
+
+void encode_to(std::string& dest, const TaskAssignment& b, std::optional<std::uint64_t> ref) {
   std::size_t text = b.goal_id.size() + b.task_id.size() + b.role.size() + b.goal_title.size() +
                      b.instructions.size() + text_bytes(b.workspace_files);
   for (const auto& s : b.goal_subtasks) text += text_bytes(s);
   if (b.candidate) text += text_bytes(*b.candidate);
   for (const auto& f : b.feedback) text += f.size() + 5;
-  BodyBuffer out = body_buffer(text);
+  BodyBuffer out(dest, body_room(text));
   MapWriter w(out);
   w.str("goal_id", b.goal_id);
   w.str("task_id", b.task_id);
@@ -926,16 +995,17 @@ std::string encode(const TaskAssignment& b) {
   w.str_array_if_set("feedback", b.feedback);
   w.uint("lease_ms", b.lease_ms);
   w.map_array_if_set("workspace_files", b.workspace_files, write_file);
+  if (ref) w.uint("ref", *ref);
   w.finish();
-  return std::move(out).take();
 }
 
-std::string encode(const TaskOutcome& b) {
+void encode_to(std::string& dest, const TaskOutcome& b) {
   std::size_t text = b.goal_id.size() + b.task_id.size() + b.error.size() + b.model.size();
   for (const auto& s : b.plan) text += text_bytes(s);
   if (b.candidate) text += text_bytes(*b.candidate);
   if (b.verdict) text += b.verdict->feedback.size() + 48;
-  BodyBuffer out = body_buffer(text);
+  if (b.rate_limited) text += 40;
+  BodyBuffer out(dest, body_room(text));
   MapWriter w(out);
   w.str("goal_id", b.goal_id);
   w.str("task_id", b.task_id);
@@ -949,69 +1019,65 @@ std::string encode(const TaskOutcome& b) {
   w.map_array_if_set("plan", b.plan, write_subtask);
   if (b.candidate) w.map("candidate", *b.candidate, write_candidate);
   if (b.verdict) w.map("verdict", *b.verdict, write_verdict);
+  if (b.ref) w.uint("ref", *b.ref);
+  if (b.rate_limited) w.boolean("rate_limited", true);
+  if (b.retry_after_s) w.real("retry_after_s", *b.retry_after_s);
   w.finish();
-  return std::move(out).take();
 }
 
-std::string encode(const Ack& b) {
-  BodyBuffer out = body_buffer(b.goal_id.size() + b.task_id.size());
+void encode_to(std::string& dest, const Ack& b) {
+  BodyBuffer out(dest, body_room(b.goal_id.size() + b.task_id.size()));
   MapWriter w(out);
   w.str("goal_id", b.goal_id);
   w.str("task_id", b.task_id);
   w.uint("attempt", b.attempt);
   w.boolean("accepted", b.accepted);
   w.finish();
-  return std::move(out).take();
 }
 
-std::string encode(const ErrorReply& b) {
-  BodyBuffer out = body_buffer(b.code.size() + b.message.size());
+void encode_to(std::string& dest, const ErrorReply& b) {
+  BodyBuffer out(dest, body_room(b.code.size() + b.message.size()));
   MapWriter w(out);
   w.str("code", b.code);
   w.str_if_set("message", b.message);
   w.uint("ref_msg_id", b.ref_msg_id);
   w.finish();
-  return std::move(out).take();
 }
 
-std::string encode(const Bye& b) {
-  BodyBuffer out = body_buffer(b.reason.size());
+void encode_to(std::string& dest, const Bye& b) {
+  BodyBuffer out(dest, body_room(b.reason.size()));
   MapWriter w(out);
   w.str_if_set("reason", b.reason);
   w.finish();
-  return std::move(out).take();
 }
 
-std::string encode(const Cancel& b) {
-  BodyBuffer out = body_buffer(b.goal_id.size() + b.task_id.size() + b.reason.size());
+void encode_to(std::string& dest, const Cancel& b) {
+  BodyBuffer out(dest, body_room(b.goal_id.size() + b.task_id.size() + b.reason.size()));
   MapWriter w(out);
   w.str("goal_id", b.goal_id);
   w.str("task_id", b.task_id);
   w.uint("attempt", b.attempt);
   w.str_if_set("reason", b.reason);
   w.finish();
-  return std::move(out).take();
 }
 
-std::string encode(const Query& b) {
-  BodyBuffer out = body_buffer(b.what.size());
+void encode_to(std::string& dest, const Query& b) {
+  BodyBuffer out(dest, body_room(b.what.size()));
   MapWriter w(out);
   w.str("what", b.what);
   w.finish();
-  return std::move(out).take();
 }
 
-std::string encode(const View& b) {
-  BodyBuffer out = body_buffer(b.what.size() + b.json.size());
+void encode_to(std::string& dest, const View& b) {
+  BodyBuffer out(dest, body_room(b.what.size() + b.json.size()));
   MapWriter w(out);
   w.str("what", b.what);
   w.str("json", b.json);
   w.finish();
-  return std::move(out).take();
 }
 
-std::string encode(const Decision& b) {
-  BodyBuffer out = body_buffer(b.goal_id.size() + b.item.size() + b.action.size() + b.candidate.size() + b.answer.size() + b.reason.size() + b.by.size());
+void encode_to(std::string& dest, const Decision& b) {
+  BodyBuffer out(dest, body_room(b.goal_id.size() + b.item.size() + b.action.size() + b.candidate.size() + b.answer.size() + b.reason.size() + b.by.size()));
   MapWriter w(out);
   w.str("goal_id", b.goal_id);
   w.str_if_set("item", b.item);
@@ -1021,7 +1087,62 @@ std::string encode(const Decision& b) {
   w.str_if_set("reason", b.reason);
   w.str_if_set("by", b.by);
   w.finish();
-  return std::move(out).take();
+}
+
+std::string encode(const Hello& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
+}
+std::string encode(const Welcome& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
+}
+std::string encode(const TaskAssignment& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
+}
+std::string encode(const TaskOutcome& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
+}
+std::string encode(const Ack& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
+}
+std::string encode(const ErrorReply& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
+}
+std::string encode(const Bye& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
+}
+std::string encode(const Cancel& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
+}
+std::string encode(const Query& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
+}
+std::string encode(const View& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
+}
+std::string encode(const Decision& b) {
+  std::string s;
+  encode_to(s, b);
+  return s;
 }
 
 std::string encode_empty() { return std::string(1, '\x80'); }
@@ -1035,6 +1156,12 @@ Result<TaskAssignment> decode_assignment(std::string_view bytes) {
 }
 Result<TaskOutcome> decode_outcome(std::string_view bytes) {
   return decode_body<TaskOutcome>(bytes, "RESULT");
+}
+Result<TaskOutcome> decode_checked_outcome(transport::CheckedMap body) {
+  return decode_body<TaskOutcome>(body.bytes(), "RESULT", true);
+}
+Result<TaskAssignment> decode_checked_assignment(transport::CheckedMap body) {
+  return decode_body<TaskAssignment>(body.bytes(), "ASSIGN", true);
 }
 Result<Ack> decode_ack(std::string_view bytes) { return decode_body<Ack>(bytes, "ACK"); }
 Result<ErrorReply> decode_error(std::string_view bytes) {
@@ -1057,6 +1184,7 @@ TaskOutcome outcome_for(const TaskAssignment& task, const std::string& model) {
   outcome.task_id = task.task_id;
   outcome.attempt = task.attempt;
   outcome.model = model;
+  outcome.ref = task.ref;
   return outcome;
 }
 

@@ -33,12 +33,12 @@ std::uint64_t request_key(TaskId task, AgentIndex agent) {
 HubCore::HubCore(const Scenario& scenario)
     : ledger_(scenario),
       workflow_(ledger_),
-      lease_us_(std::max<TimeUs>(1, seconds_to_us(scenario.workflow.lease_s))),
       stall_us_(scenario.workflow.stall_s > 0
                     ? std::max<TimeUs>(1, seconds_to_us(scenario.workflow.stall_s))
                     : 0),
       limited_models_(limited_models(scenario)),
-      limiter_(rate_limits(scenario)) {}
+      limiter_(rate_limits(scenario)),
+      lease_us_(std::max<TimeUs>(1, seconds_to_us(scenario.workflow.lease_s))) {}
 
 std::uint64_t HubCore::priority_of(const TaskRecord& task) const {
   // Earlier goals first: finishing goals one after another gives shorter goal latencies than
@@ -128,6 +128,10 @@ std::vector<Command>& HubCore::result_received(const std::string& agent_id,
     ignore_result(agent_id, outcome);
     return out_;
   }
+  if (outcome.rate_limited) {
+    refused_result(*id, agent, outcome, now);
+    return out_;
+  }
   accept_result(*id, agent, outcome, now);
   return out_;
 }
@@ -141,6 +145,10 @@ std::vector<Command>& HubCore::result_received(TaskId task, AgentIndex agent,
     ignore_result(known_agent ? scheduler_.agent(agent).id : std::string(), outcome);
     return out_;
   }
+  if (outcome.rate_limited) {
+    refused_result(task, agent, outcome, now);
+    return out_;
+  }
   accept_result(task, agent, outcome, now);
   return out_;
 }
@@ -149,6 +157,27 @@ void HubCore::ignore_result(const std::string& agent_id, const roles::TaskOutcom
   ++ledger_.counters().duplicates_ignored;
   out_.push_back(
       AckCommand{agent_id, roles::Ack{outcome.goal_id, outcome.task_id, outcome.attempt, false}});
+}
+
+void HubCore::refused_result(TaskId id, AgentIndex agent, const roles::TaskOutcome& outcome,
+                             TimeUs now) {
+  ++ledger_.counters().refused;
+  const std::uint32_t gate = scheduler_.gate_of(agent);
+  end_request(id, agent, 0, now);
+  if (gate != Scheduler::kNoGate) limiter_.refused(gate, now, outcome.retry_after_s);
+  ledger_.close_span(id, agent, SpanEnd::refused, now);
+  TaskRecord& task = ledger_.task(id);
+  if (task.state == TaskState::leased && task.agent == agent) {
+    scheduler_.release(agent, id);
+    requeue(id);  // to any agent of its role, when the model's quota allows
+  } else {
+    auto& past = task.past_holders;
+    past.erase(std::remove(past.begin(), past.end(), agent), past.end());
+  }
+  // Taken: the agent is done with it (it must not send it again).
+  out_.push_back(AckCommand{scheduler_.agent(agent).id,
+                            roles::Ack{outcome.goal_id, outcome.task_id, outcome.attempt, true}});
+  place(now);
 }
 
 void HubCore::accept_result(TaskId id, AgentIndex agent_index, const roles::TaskOutcome& outcome,
@@ -358,7 +387,7 @@ void HubCore::notice_stalls(TimeUs now) {
 
 std::string HubCore::stall_reason(std::uint32_t goal_index) const {
   // What its open tasks wait for, the most telling first.
-  std::string no_agent, human, busy, working;
+  std::string no_agent, human, limited, busy, working;
   for (TaskId id : ledger_.tasks_of_goal(goal_index)) {
     const TaskRecord& task = ledger_.task(id);
     if (task.state != TaskState::queued && task.state != TaskState::leased) continue;
@@ -369,7 +398,19 @@ std::string HubCore::stall_reason(std::uint32_t goal_index) const {
     } else if (role == "human") {
       if (human.empty()) human = "waiting on a human (" + what + ")";
     } else if (task.state == TaskState::queued) {
-      if (busy.empty()) busy = "every " + role + " is busy (" + what + " waits)";
+      if (!limited.empty() || !busy.empty()) continue;
+      // Free agents of the role that only a model's quota holds back: rate-limited.
+      for (const AgentRecord& agent : scheduler_.agents()) {
+        if (!agent.present || agent.role != role || agent.held.size() >= agent.capacity) continue;
+        const AgentIndex index = *scheduler_.index_of(agent.id);
+        const std::uint32_t gate = scheduler_.gate_of(index);
+        if (gate != Scheduler::kNoGate && scheduler_.allowance(gate) == 0) {
+          limited = "rate-limited: model " + limited_models_[gate] + " is at its quota (" + what +
+                    " waits)";
+          break;
+        }
+      }
+      if (limited.empty()) busy = "every " + role + " is busy (" + what + " waits)";
     } else if (working.empty()) {
       working = "waiting on " + agent_id(task.agent) + " (" + role + ", " + what + ")";
     }
@@ -380,6 +421,7 @@ std::string HubCore::stall_reason(std::uint32_t goal_index) const {
     for (const auto& candidate : subtask.round_candidates)
       if (candidate.needs_verify && !candidate.verified)
         return "waiting for the verify command (" + subtask.plan.id + ")";
+  if (!limited.empty()) return limited;
   if (!busy.empty()) return busy;
   if (!working.empty()) return working;
   return "nothing of it is open";

@@ -12,11 +12,16 @@
 #include <fstream>
 #include <sstream>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace cadre::runtime {
 namespace {
 
 // CRC-32 (IEEE, reflected) slicing-by-8: table[k][b] is the CRC of byte b followed by k zero
-// bytes, so eight bytes are folded per step (the hub computes one per journal record).
+// bytes, so eight bytes are folded per step (the hub computes one per journal record). On x86-64
+// with PCLMULQDQ, inputs of 64 bytes and more are folded by carry-less multiplication first.
 using CrcTables = std::array<std::array<std::uint32_t, 256>, 8>;
 CrcTables make_crc_tables() {
   CrcTables tables{};
@@ -46,6 +51,72 @@ int hex_value(char c) {
   return -1;
 }
 
+#if defined(__x86_64__)
+// CRC-32 by carry-less multiplication (PCLMULQDQ), folding 64 then 16 bytes at a time, after
+// Intel's "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ Instruction" (2009), in
+// the bit-reflected form zlib uses; the constants are the paper's for the IEEE polynomial (as in
+// Chromium's zlib, crc32_simd.c). `n` is a multiple of 16 and at least 64. Takes and returns the
+// CRC register (not inverted).
+#define CADRE_CRC_TARGET __attribute__((target("pclmul,sse4.1")))
+CADRE_CRC_TARGET inline __m128i load(const unsigned char* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+// x folded 128 bits ahead by the constants k, and `next` added.
+CADRE_CRC_TARGET inline __m128i fold(__m128i x, __m128i k, __m128i next) {
+  const __m128i lo = _mm_clmulepi64_si128(x, k, 0x00);
+  return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x11), next), lo);
+}
+CADRE_CRC_TARGET std::uint32_t crc32_folded(const unsigned char* buf, std::size_t n,
+                                            std::uint32_t crc) {
+  alignas(16) static const std::uint64_t k1k2[] = {0x0154442bd4, 0x01c6e41596};
+  alignas(16) static const std::uint64_t k3k4[] = {0x01751997d0, 0x00ccaa009e};
+  alignas(16) static const std::uint64_t k5k0[] = {0x0163cd6124, 0x0000000000};
+  alignas(16) static const std::uint64_t poly[] = {0x01db710641, 0x01f7011641};
+  __m128i x1 = load(buf + 0x00);
+  __m128i x2 = load(buf + 0x10);
+  __m128i x3 = load(buf + 0x20);
+  __m128i x4 = load(buf + 0x30);
+  x1 = _mm_xor_si128(x1, _mm_cvtsi32_si128(static_cast<int>(crc)));
+  __m128i x0 = _mm_load_si128(reinterpret_cast<const __m128i*>(k1k2));
+  buf += 64;
+  n -= 64;
+  // Four lanes of 16 bytes folded 64 bytes ahead.
+  while (n >= 64) {
+    x1 = fold(x1, x0, load(buf + 0x00));
+    x2 = fold(x2, x0, load(buf + 0x10));
+    x3 = fold(x3, x0, load(buf + 0x20));
+    x4 = fold(x4, x0, load(buf + 0x30));
+    buf += 64;
+    n -= 64;
+  }
+  // The four lanes into one.
+  x0 = _mm_load_si128(reinterpret_cast<const __m128i*>(k3k4));
+  x1 = fold(x1, x0, x2);
+  x1 = fold(x1, x0, x3);
+  x1 = fold(x1, x0, x4);
+  for (; n >= 16; buf += 16, n -= 16) x1 = fold(x1, x0, load(buf));
+  // 128 bits to 64, then Barrett reduction to 32.
+  __m128i x2b = _mm_clmulepi64_si128(x1, x0, 0x10);
+  const __m128i mask32 = _mm_setr_epi32(~0, 0, ~0, 0);
+  x1 = _mm_xor_si128(_mm_srli_si128(x1, 8), x2b);
+  x0 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(k5k0));
+  x2b = _mm_srli_si128(x1, 4);
+  x1 = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x1, mask32), x0, 0x00), x2b);
+  x0 = _mm_load_si128(reinterpret_cast<const __m128i*>(poly));
+  x2b = _mm_clmulepi64_si128(_mm_and_si128(x1, mask32), x0, 0x10);
+  x2b = _mm_clmulepi64_si128(_mm_and_si128(x2b, mask32), x0, 0x00);
+  x1 = _mm_xor_si128(x1, x2b);
+  return static_cast<std::uint32_t>(_mm_extract_epi32(x1, 1));
+}
+
+#undef CADRE_CRC_TARGET
+
+bool cpu_folds_crc() {
+  static const bool yes = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+  return yes;
+}
+#endif
+
 }  // namespace
 
 std::uint32_t crc32(std::string_view bytes) {
@@ -53,6 +124,16 @@ std::uint32_t crc32(std::string_view bytes) {
   std::uint32_t c = 0xFFFFFFFFu;
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t n = bytes.size();
+#if defined(__x86_64__)
+  // Records are mostly 100-300 bytes: folded in 16-byte blocks (several times faster than the
+  // tables), the last few bytes by the tables.
+  if (n >= 64 && cpu_folds_crc()) {
+    const std::size_t folded = n & ~std::size_t{15};
+    c = crc32_folded(p, folded, c);
+    p += folded;
+    n -= folded;
+  }
+#endif
   for (; n >= 8; p += 8, n -= 8) {
     const std::uint32_t lo = c ^ (std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 |
                                   std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24);

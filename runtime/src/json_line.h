@@ -276,9 +276,18 @@ class JsonLine : public JsonMembers<JsonLine> {
   static constexpr std::size_t kTypicalBytes = 192;
 
   JsonLine() : JsonLine(kTypicalBytes) {}
+  // Writes into the storage last given to recycle() on this thread, if any.
   explicit JsonLine(std::size_t expected_bytes) {
+    text_.swap(spare());
     text_.reserve(expected_bytes);
     text_.assign("{}", 2);
+  }
+  // The line's storage; the line is left empty ("").
+  std::string release() { return std::move(text_); }
+  // Keeps `storage` (a released line's) for the next JsonLine made on this thread: the hub makes
+  // a record per event, each then without an allocation of its own. Large ones are let go.
+  static void recycle(std::string&& storage) {
+    if (storage.capacity() <= kRecycledBytes) spare() = std::move(storage);
   }
 
   std::string str() const { return text_; }
@@ -308,6 +317,12 @@ class JsonLine : public JsonMembers<JsonLine> {
     if (!first) *p++ = ',';
     text_.back() = '}';
     return p;
+  }
+
+  static constexpr std::size_t kRecycledBytes = 64 * 1024;
+  static std::string& spare() {
+    thread_local std::string storage;
+    return storage;
   }
 
   std::string text_;

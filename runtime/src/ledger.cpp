@@ -36,6 +36,7 @@ const char* span_end_name(SpanEnd how) {
     case SpanEnd::answered: return "answered";
     case SpanEnd::cancelled: return "cancelled";
     case SpanEnd::lost: return "lost";
+    case SpanEnd::refused: return "refused";
   }
   return "?";
 }

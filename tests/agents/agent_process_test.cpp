@@ -1,11 +1,16 @@
 // The agent process against a scripted hub: join, answer, heartbeats, cancel, reconnect with
 // resend of unacknowledged results, and exit on BYE. The agent runs on a thread of the test.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "cadre/agents/agent_process.h"
@@ -137,6 +142,156 @@ TEST(AgentProcess, ATaskGivenBackAfterItsCancelIsFinishedOnceNotStartedOver) {
   ASSERT_TRUE(result);
   EXPECT_EQ(roles::decode_outcome(result->body)->attempt, 0u);
   EXPECT_FALSE(hub.expect(MessageKind::result, 1s)) << "answered twice";
+}
+
+// ---- cancelling a blocking brain's call (an exec command) --------------------------------
+
+// An agent with any options on a thread of the test; stopped (and waited for) when destroyed.
+struct AgentThread {
+  std::atomic<bool> stop{false};
+  AgentOptions options;
+  std::future<int> exit_code;
+
+  explicit AgentThread(AgentOptions o) : options(std::move(o)) {
+    options.stop_requested = [this] { return stop.load(); };
+    exit_code = std::async(std::launch::async, [this] { return run_agent(options); });
+  }
+  ~AgentThread() {
+    stop = true;
+    if (exit_code.valid()) exit_code.wait();
+  }
+};
+
+// A coder agent whose exec brain runs `script` (sh) in `dir`.
+AgentOptions exec_agent(const std::string& hub, const std::filesystem::path& dir,
+                        const std::string& script) {
+  const auto path = dir / "brain.sh";
+  std::ofstream(path) << script;
+  AgentOptions options;
+  options.hub = hub;
+  options.agent_id = "coder-exec";
+  options.role = "coder";
+  options.brain = "exec";
+  options.model = "tool";
+  options.capacity = 2;
+  options.brain_params = {{"command", "[\"sh\", \"" + path.string() + "\"]"},
+                          {"timeout_s", "60"}};
+  return options;
+}
+
+class AgentExecCancel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cadre-agent-exec-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    // The first run records its pid and sleeps 30 s (exec: the pid stays the command's); any
+    // later run answers at once.
+    script_ = "if [ -e " + pid_file().string() + " ]; then\n"
+              "  echo '{\"candidate\": {\"content\": \"second run\"}}'\n"
+              "else\n"
+              "  echo $$ > " + pid_file().string() + ".tmp\n"
+              "  mv " + pid_file().string() + ".tmp " + pid_file().string() + "\n"
+              "  exec sleep 30\n"
+              "fi\n";
+  }
+  void TearDown() override {
+    if (pid_ > 0 && ::kill(pid_, 0) == 0) ::kill(pid_, SIGKILL);  // its runner reaps it
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::filesystem::path pid_file() const { return dir_ / "pid"; }
+
+  // Waits (heartbeating, and failing on any RESULT) until the first run has written its pid.
+  pid_t wait_for_command(ScriptedHub& hub) {
+    for (int i = 0; i < 200; ++i) {
+      std::ifstream in(pid_file());
+      pid_t pid = 0;
+      if (in >> pid && pid > 0) return pid_ = pid;
+      EXPECT_FALSE(hub.expect(MessageKind::result, 50ms)) << "answered before its command ended";
+    }
+    return 0;
+  }
+
+  // Waits (heartbeating, and failing on any RESULT) until `pid` no longer exists; returns how
+  // long that took, or nothing.
+  std::optional<double> wait_until_gone(ScriptedHub& hub, pid_t pid) {
+    const auto started = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - started < 10s) {
+      if (::kill(pid, 0) != 0 && errno == ESRCH)
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      EXPECT_FALSE(hub.expect(MessageKind::result, 10ms)) << "an unexpected RESULT";
+    }
+    return std::nullopt;
+  }
+
+  std::filesystem::path dir_;
+  std::string script_;
+  pid_t pid_ = 0;
+};
+
+TEST_F(AgentExecCancel, ACancelKillsTheTasksCommandAndNoResultIsSent) {
+  const std::string endpoint = ipc_endpoint("exec-cancel");
+  ScriptedHub hub(endpoint, ScriptedHub::Mode::like_a_hub);
+  AgentThread agent(exec_agent(endpoint, dir_, script_));
+  ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
+  hub.welcome(1000);
+  hub.send(MessageKind::assign, roles::encode(solve_task(0)));
+  const pid_t pid = wait_for_command(hub);
+  ASSERT_GT(pid, 0) << "the command never started";
+
+  hub.send(MessageKind::cancel,
+           roles::encode(roles::Cancel{"g1", "s1", 0, "budget limit reached"}));
+  const auto gone = wait_until_gone(hub, pid);
+  ASSERT_TRUE(gone) << "the command of a cancelled task kept running";
+  EXPECT_LT(*gone, 5.0);  // uncancelled, it would run 30 s
+  std::printf("agent exec cancel: command gone %.0f ms after CANCEL was sent\n", *gone * 1000);
+  EXPECT_FALSE(hub.expect(MessageKind::result, 1500ms)) << "the cancelled task was answered";
+}
+
+TEST_F(AgentExecCancel, ATaskGivenBackAfterItsCommandWasKilledRunsAgainAndIsAnsweredOnce) {
+  const std::string endpoint = ipc_endpoint("exec-again");
+  ScriptedHub hub(endpoint, ScriptedHub::Mode::like_a_hub);
+  AgentThread agent(exec_agent(endpoint, dir_, script_));
+  ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
+  hub.welcome(1000);
+  hub.send(MessageKind::assign, roles::encode(solve_task(0)));
+  const pid_t pid = wait_for_command(hub);
+  ASSERT_GT(pid, 0);
+  // Cancelled, then given back before the agent has even seen its command die: the killed call
+  // cannot answer, so the task runs again, and is answered once, by the second run.
+  hub.send(MessageKind::cancel, roles::encode(roles::Cancel{"g1", "s1", 0, "lease expired"}));
+  hub.send(MessageKind::assign, roles::encode(solve_task(0)));
+  auto result = hub.expect(MessageKind::result, 10s);
+  ASSERT_TRUE(result);
+  auto outcome = roles::decode_outcome(result->body);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->attempt, 0u);
+  EXPECT_TRUE(outcome->ok) << outcome->error;
+  ASSERT_TRUE(outcome->candidate.has_value());
+  EXPECT_EQ(outcome->candidate->content, "second run");
+  EXPECT_FALSE(hub.expect(MessageKind::result, 1s)) << "answered twice";
+  EXPECT_TRUE(wait_until_gone(hub, pid)) << "the first run was not killed";
+}
+
+TEST_F(AgentExecCancel, AnAgentToldToStopKillsTheCommandsInFlightAndExitsPromptly) {
+  const std::string endpoint = ipc_endpoint("exec-stop");
+  ScriptedHub hub(endpoint, ScriptedHub::Mode::like_a_hub);
+  AgentThread agent(exec_agent(endpoint, dir_, script_));
+  ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
+  hub.welcome(1000);
+  hub.send(MessageKind::assign, roles::encode(solve_task(0)));
+  const pid_t pid = wait_for_command(hub);
+  ASSERT_GT(pid, 0);
+  agent.stop = true;
+  ASSERT_EQ(agent.exit_code.wait_for(5s), std::future_status::ready)
+      << "the agent waited for its command";
+  EXPECT_EQ(agent.exit_code.get(), 0);
+  errno = 0;
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
 }
 
 TEST(AgentProcess, ReconnectsToARestartedHubAndResendsTheResultItNeverSawAcknowledged) {

@@ -3,11 +3,17 @@
 #include "cadre/agents/exec_brain.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <thread>
 
@@ -200,6 +206,55 @@ TEST_F(ExecBrainTest, AProgramPastItsTimeoutIsStopped) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 3);
   EXPECT_FALSE(out.ok);
   EXPECT_NE(out.error.find("timed out"), std::string::npos) << out.error;
+}
+
+TEST_F(ExecBrainTest, ACancelledCallKillsTheCommandAndReturnsAtOnce) {
+  const fs::path pid_file = dir_ / "pid";
+  auto brain = brain_for(R"(
+import json, os, sys, time
+with open(sys.argv[0] + ".pid.tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename(sys.argv[0] + ".pid.tmp", ")" + pid_file.string() + R"(")
+time.sleep(30)
+print(json.dumps({"candidate": {"content": "too late"}}))
+)", {{"timeout_s", "60"}});
+  ASSERT_TRUE(brain);
+  std::atomic<bool> cancelled{false};
+  auto call = std::async(std::launch::async,
+                         [&] { return brain->answer(task(roles::TaskKind::solve), cancelled); });
+  pid_t pid = 0;
+  for (int i = 0; i < 1000 && pid <= 0; ++i) {
+    std::ifstream in(pid_file);
+    if (!(in >> pid)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GT(pid, 0) << "the command never started";
+  EXPECT_EQ(::kill(pid, 0), 0) << "the command is running";
+
+  const auto set_at = std::chrono::steady_clock::now();
+  cancelled = true;
+  if (call.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    ::kill(pid, SIGKILL);  // the call then reaps it
+    FAIL() << "the command outlived its cancel";
+  }
+  const double latency =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - set_at).count();
+  const BrainAnswer answer = call.get();
+  EXPECT_FALSE(answer.outcome.ok);
+  EXPECT_EQ(answer.outcome.error, "cancelled");
+  EXPECT_EQ(answer.outcome.goal_id, "g1");
+  EXPECT_LT(latency, 2.0);
+  std::printf("exec brain cancel latency: %.0f ms\n", latency * 1000);
+  // Killed and reaped by the call: no such process, and no zombie of ours.
+  errno = 0;
+  EXPECT_EQ(::kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+
+  // A flag already set: nothing runs.
+  fs::remove(pid_file);
+  const BrainAnswer never = brain->answer(task(roles::TaskKind::solve), cancelled);
+  EXPECT_EQ(never.outcome.error, "cancelled");
+  EXPECT_FALSE(fs::exists(pid_file));
 }
 
 TEST_F(ExecBrainTest, AnAnswerOfTheWrongShapeIsAFailure) {

@@ -1,9 +1,12 @@
 // Tests of the OpenAI-compatible chat client (docs/llm.md) against tests/llm/fake_openai_server.py:
 // success and usage, the API key, retries on 429 (Retry-After), 5xx, dropped connections and
 // timeouts, no retry on other 4xx, unusable 200s, unreachable endpoints, the exchange log (key
-// redacted), concurrent calls, and the server's rules mode.
+// redacted), concurrent calls, the server's rules mode, and cancelling a call (client, brain,
+// agent).
 #include "cadre/agents/llm_client.h"
 #include "cadre/agents/llm_brain.h"
+#include "cadre/agents/agent_process.h"
+#include "scripted_hub.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,10 +21,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -528,6 +535,82 @@ TEST_F(LlmClientTest, ServerRulesRouteByRole) {
   EXPECT_EQ(s["by_rule"]["default"], 1);
 }
 
+// ---- cancellation ---------------------------------------------------------------------------
+
+// Waits up to 10 s for the fake server to have received `n` chat requests.
+bool wait_for_requests(const std::function<int()>& requests, int n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (requests() >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST_F(LlmClientTest, ACancelAbortsARequestInProgressAndStartsNoRetry) {
+  start_server(R"([{"stall_s": 30}])");  // holds every response for 30 s
+  LlmEndpoint e = endpoint();
+  e.timeout_s = 60;
+  e.max_retries = 3;
+  auto c = client(e);
+  std::atomic<bool> cancelled{false};
+  auto call = std::async(std::launch::async, [&] { return c->chat(hello(), cancelled); });
+  ASSERT_TRUE(wait_for_requests([this] { return requests(); }, 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // well inside the transfer
+  const auto set_at = std::chrono::steady_clock::now();
+  cancelled = true;
+  ASSERT_EQ(call.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "the request outlived its cancel";
+  const double latency = seconds_since(set_at);
+  auto reply = call.get();
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.error().to_string(), "request to " + url() + " cancelled");
+  EXPECT_LT(latency, 2.0);
+  std::printf("llm request cancel latency: %.0f ms\n", latency * 1000);
+  EXPECT_TRUE(sleeps_.empty()) << "a cancelled call waits for no retry";
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(requests(), 1) << "a cancelled call tried again";
+  // A flag already set: no request at all.
+  EXPECT_FALSE(c->chat(hello(), cancelled).ok());
+  EXPECT_EQ(requests(), 1);
+}
+
+TEST_F(LlmClientTest, ACancelCutsTheBackoffWaitShortAndStartsNoOtherTry) {
+  start_server(R"([{"status": 503}])");
+  LlmEndpoint e = endpoint();
+  e.max_retries = 3;
+  e.backoff_base_s = 20;  // the first wait: 20 s * 0.99
+  LlmClient c(e);         // the real, cancellable sleep
+  c.set_random([] { return 0.99; });
+  std::atomic<bool> cancelled{false};
+  auto call = std::async(std::launch::async, [&] { return c.chat(hello(), cancelled); });
+  ASSERT_TRUE(wait_for_requests([this] { return requests(); }, 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into the wait
+  const auto set_at = std::chrono::steady_clock::now();
+  cancelled = true;
+  ASSERT_EQ(call.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_LT(seconds_since(set_at), 2.0);
+  auto reply = call.get();
+  ASSERT_FALSE(reply.ok());
+  EXPECT_NE(reply.error().to_string().find("cancelled"), std::string::npos)
+      << reply.error().to_string();
+  EXPECT_EQ(requests(), 1);
+}
+
+TEST_F(LlmClientTest, ACallThatIsNotCancelledIsUnchangedByTheFlag) {
+  start_server(R"([{"status": 500, "times": 1}, {"content": "hello there"}])");
+  auto c = client(endpoint());
+  std::atomic<bool> cancelled{false};
+  auto reply = c->chat(hello(), cancelled);
+  ASSERT_TRUE(reply.ok()) << reply.error().to_string();
+  EXPECT_EQ(reply->content, "hello there");
+  EXPECT_EQ(reply->attempts, 2u);
+}
+
 // ---- the llm brain on top of the client ----------------------------------------------------
 
 roles::TaskAssignment review_task() {
@@ -583,6 +666,97 @@ TEST_F(LlmClientTest, BrainReportsAnHttpFailureAsAFailedAttemptWithTheReason) {
   EXPECT_FALSE(answer.outcome.ok);
   EXPECT_NE(answer.outcome.error.find("HTTP 400"), std::string::npos) << answer.outcome.error;
   EXPECT_NE(answer.outcome.error.find("model not found"), std::string::npos);
+}
+
+TEST_F(LlmClientTest, ACancelledBrainCallStopsItsRequestAndAnswersCancelled) {
+  start_server(R"([{"stall_s": 30}])");
+  auto brain = LlmBrain::create("critic", "fake-model",
+                                {{"base_url", base_url()}, {"timeout_s", "60"}});
+  ASSERT_TRUE(brain.ok()) << brain.error().to_string();
+  std::atomic<bool> cancelled{false};
+  auto call = std::async(std::launch::async,
+                         [&] { return (*brain)->answer(review_task(), cancelled); });
+  ASSERT_TRUE(wait_for_requests([this] { return requests(); }, 1));
+  const auto set_at = std::chrono::steady_clock::now();
+  cancelled = true;
+  ASSERT_EQ(call.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  const double latency = seconds_since(set_at);
+  const BrainAnswer answer = call.get();
+  EXPECT_FALSE(answer.outcome.ok);
+  EXPECT_EQ(answer.outcome.error, "cancelled");
+  EXPECT_EQ(answer.outcome.task_id, "s1/review");
+  EXPECT_LT(latency, 2.0);
+  std::printf("llm brain cancel latency: %.0f ms\n", latency * 1000);
+  EXPECT_EQ(requests(), 1);
+}
+
+// An agent process (on a thread) with an llm brain, driven by a scripted hub: a CANCEL aborts the
+// request in progress -- its only worker thread is free for the next task long before the
+// server's 30 s stall ends -- and the cancelled task is never answered.
+TEST_F(LlmClientTest, AnAgentAbortsTheRequestOfACancelledTaskAndNeverAnswersIt) {
+  using namespace std::chrono_literals;
+  using transport::MessageKind;
+  start_server(R"([{"stall_s": 30, "times": 1},
+                   {"content": {"accept": true, "score": 0.75, "feedback": "good"}}])");
+  const std::string endpoint = "ipc://" + (dir_ / "hub.sock").string();
+  testing::ScriptedHub hub(endpoint, testing::ScriptedHub::Mode::like_a_hub);
+  std::atomic<bool> stop{false};
+  AgentOptions options;
+  options.hub = endpoint;
+  options.agent_id = "critic-llm";
+  options.role = "critic";
+  options.brain = "llm";
+  options.model = "fake-model";
+  options.capacity = 1;
+  options.brain_params = {{"base_url", base_url()}, {"timeout_s", "60"}, {"concurrency", "1"}};
+  options.stop_requested = [&] { return stop.load(); };
+  auto agent = std::async(std::launch::async, [&] { return run_agent(options); });
+  struct StopAgent {
+    std::atomic<bool>& stop;
+    std::future<int>& agent;
+    ~StopAgent() {
+      stop = true;
+      agent.wait();
+    }
+  } stop_agent{stop, agent};
+
+  ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
+  hub.welcome(1000);
+  roles::TaskAssignment first = review_task();  // attempt 2
+  hub.send(MessageKind::assign, roles::encode(first));
+  for (int i = 0; i < 200 && requests() < 1; ++i)
+    EXPECT_FALSE(hub.expect(MessageKind::result, 50ms));
+  ASSERT_EQ(requests(), 1) << "the first task's request never arrived";
+
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  hub.send(MessageKind::cancel,
+           roles::encode(
+               roles::Cancel{first.goal_id, first.task_id, first.attempt, "budget limit reached"}));
+  roles::TaskAssignment second = review_task();
+  second.attempt = 3;
+  hub.send(MessageKind::assign, roles::encode(second));
+  // One worker: the second request can only start once the first call has stopped. (Its
+  // answer is immediate, so its RESULT may come while we wait.)
+  std::optional<transport::Envelope> result;
+  for (int i = 0; i < 500 && requests() < 2; ++i) {
+    auto early = hub.expect(MessageKind::result, 10ms);
+    if (early) {
+      EXPECT_FALSE(result) << "two results";
+      result = early;
+    }
+  }
+  ASSERT_EQ(requests(), 2) << "the cancelled request kept the agent's only worker";
+  const double freed = seconds_since(cancelled_at);
+  EXPECT_LT(freed, 5.0);  // uncancelled, 30 s
+  std::printf("agent llm cancel: next request %.0f ms after CANCEL was sent\n", freed * 1000);
+
+  if (!result) result = hub.expect(MessageKind::result, 10s);
+  ASSERT_TRUE(result);
+  auto outcome = roles::decode_outcome(result->body);
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->attempt, 3u);
+  EXPECT_TRUE(outcome->ok) << outcome->error;
+  EXPECT_FALSE(hub.expect(MessageKind::result, 1500ms)) << "the cancelled task was answered";
 }
 
 TEST(LlmBrain, RefusesAnUnsetKeyVariableAndUnknownParameters) {

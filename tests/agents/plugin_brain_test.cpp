@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -34,6 +35,18 @@ std::unique_ptr<PluginBrain> rubric(const std::string& config = "{}", const std:
   auto brain = PluginBrain::create(role, "rubric", {{"path", RUBRIC_CRITIC_PLUGIN}, {"config", config}});
   EXPECT_TRUE(brain.ok()) << (brain.ok() ? "" : brain.error().to_string());
   return brain.ok() ? std::move(brain.value()) : nullptr;
+}
+
+TEST(PluginBrain, ACallCancelledBeforeItStartsNeverReachesThePlugin) {
+  auto brain = rubric();
+  ASSERT_TRUE(brain);
+  const std::atomic<bool> cancelled{true};
+  const auto out = brain->answer(review_task("def f(): return 1", true), cancelled).outcome;
+  EXPECT_FALSE(out.ok);
+  EXPECT_EQ(out.error, "cancelled");
+  EXPECT_EQ(out.tokens_in, 0u) << "the plugin answered";
+  const std::atomic<bool> not_cancelled{false};
+  EXPECT_TRUE(brain->answer(review_task("def f(): return 1", true), not_cancelled).outcome.ok);
 }
 
 std::string load_error(const Params& params, const std::string& role = "critic") {

@@ -4,7 +4,7 @@
 Standard library only. Usage:
 
     python3 fake_openai_server.py --port 0 --script FILE [--host 127.0.0.1] [--log FILE]
-                                  [--require-key KEY] [--quota RPM]
+                                  [--require-key KEY] [--quota RPM [--quota-slices]]
 
 The first line on stdout is "PORT <n>"; then it serves until SIGTERM or SIGINT.
 
@@ -41,6 +41,9 @@ answers HTTP 500 "script exhausted".
 
 --require-key KEY: requests without "Authorization: Bearer KEY" get 401 (counted, not scripted).
 --quota RPM: more than RPM chat requests in any 60 s window get 429 with Retry-After.
+--quota-slices: the quota is enforced in one-second slices instead, as large providers do: a
+    bucket of max(1, RPM/60) requests, refilled continuously at RPM/60 a second; a request that
+    finds it empty gets 429 with Retry-After (the time until the bucket holds one again).
 --log FILE: appends one JSON line per chat request: {"n", "path", "auth", "body"}.
 """
 
@@ -152,7 +155,7 @@ class Script:
 
 
 class State:
-    def __init__(self, script, log_path, require_key, quota):
+    def __init__(self, script, log_path, require_key, quota, slices=False):
         self.lock = threading.Lock()
         self.script = script
         self.log_path = log_path
@@ -162,6 +165,9 @@ class State:
         self.by_status = collections.Counter()
         self.by_rule = collections.Counter()
         self.recent = collections.deque()  # request times, for --quota
+        self.slices = slices               # --quota-slices: a bucket instead of a window
+        self.bucket = max(1.0, quota / 60.0)
+        self.bucket_at = time.monotonic()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -245,7 +251,22 @@ class Handler(BaseHTTPRequestHandler):
                                            "code": "invalid_api_key"}})
             return
 
-        if state.quota:
+        if state.quota and state.slices:
+            with state.lock:
+                now = time.monotonic()
+                rate = state.quota / 60.0
+                state.bucket = min(max(1.0, rate), state.bucket + (now - state.bucket_at) * rate)
+                state.bucket_at = now
+                over = state.bucket < 1.0
+                wait = (1.0 - state.bucket) / rate if over else 0
+                if not over:
+                    state.bucket -= 1.0
+            if over:
+                self.count(429)
+                self.send_json(429, {"error": {"message": "rate limit (quota) exceeded"}},
+                               {"Retry-After": "%.3f" % max(wait, 0.001)})
+                return
+        elif state.quota:
             with state.lock:
                 now = time.monotonic()
                 while state.recent and now - state.recent[0] >= 60:
@@ -347,6 +368,8 @@ def main():
     parser.add_argument("--log")
     parser.add_argument("--require-key")
     parser.add_argument("--quota", type=int, default=0, help="requests per minute; 0: none")
+    parser.add_argument("--quota-slices", action="store_true",
+                        help="enforce --quota in one-second slices (a bucket), not a 60 s window")
     args = parser.parse_args()
 
     try:
@@ -357,7 +380,7 @@ def main():
         return 2
 
     server = Server((args.host, args.port), Handler)
-    server.state = State(script, args.log, args.require_key, args.quota)
+    server.state = State(script, args.log, args.require_key, args.quota, args.quota_slices)
 
     def stop(signum, frame):
         raise SystemExit(0)

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <msgpack.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -43,16 +44,16 @@ bool operator==(const Welcome& a, const Welcome& b) {
 bool operator==(const TaskAssignment& a, const TaskAssignment& b) {
   return std::tie(a.goal_id, a.task_id, a.attempt, a.kind, a.role, a.seed, a.revision,
                   a.difficulty, a.goal_title, a.instructions, a.goal_subtasks, a.candidate,
-                  a.feedback, a.lease_ms, a.workspace_files) ==
+                  a.feedback, a.lease_ms, a.workspace_files, a.ref) ==
          std::tie(b.goal_id, b.task_id, b.attempt, b.kind, b.role, b.seed, b.revision,
                   b.difficulty, b.goal_title, b.instructions, b.goal_subtasks, b.candidate,
-                  b.feedback, b.lease_ms, b.workspace_files);
+                  b.feedback, b.lease_ms, b.workspace_files, b.ref);
 }
 bool operator==(const TaskOutcome& a, const TaskOutcome& b) {
   return std::tie(a.goal_id, a.task_id, a.attempt, a.ok, a.error, a.tokens_in, a.tokens_out,
-                  a.model, a.brain_s, a.plan, a.candidate, a.verdict) ==
+                  a.model, a.brain_s, a.plan, a.candidate, a.verdict, a.ref) ==
          std::tie(b.goal_id, b.task_id, b.attempt, b.ok, b.error, b.tokens_in, b.tokens_out,
-                  b.model, b.brain_s, b.plan, b.candidate, b.verdict);
+                  b.model, b.brain_s, b.plan, b.candidate, b.verdict, b.ref);
 }
 bool operator==(const Ack& a, const Ack& b) {
   return std::tie(a.goal_id, a.task_id, a.attempt, a.accepted) ==
@@ -315,6 +316,145 @@ TEST(MessageCodec, SmallBodiesRoundTrip) {
     ASSERT_TRUE(got.ok()) << got.error().to_string();
     EXPECT_TRUE(*got == c);
   }
+}
+
+// ---- the hub's reference (ASSIGN ref, echoed in RESULT) ----
+
+TEST(MessageRef, RoundTripsInAssignAndResultAsALastOptionalKey) {
+  TaskAssignment a = full_assignment();
+  const std::string without_ref = encode(a);
+  a.ref = 0;  // a task id may be 0
+  auto got = decode_assignment(encode(a));
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  EXPECT_EQ(got->ref, std::optional<std::uint64_t>(0));
+  a.ref = ~0ull;
+  got = decode_assignment(encode(a));
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  EXPECT_TRUE(*got == a);
+  // Without a ref the bytes are what they always were; with one, "ref" is one more key.
+  const auto keys = keys_of(encode(a));
+  ASSERT_FALSE(keys.empty());
+  EXPECT_EQ(keys.back(), "ref");
+  EXPECT_EQ(keys.size(), keys_of(without_ref).size() + 1);
+  EXPECT_EQ(std::count(keys.begin(), keys.end(), "ref"), 1);
+  EXPECT_FALSE(decode_assignment(without_ref)->ref.has_value());
+
+  TaskOutcome o = full_outcome();
+  const std::string outcome_without_ref = encode(o);
+  EXPECT_FALSE(decode_outcome(outcome_without_ref)->ref.has_value());
+  o.ref = 123456789;
+  auto back = decode_outcome(encode(o));
+  ASSERT_TRUE(back.ok()) << back.error().to_string();
+  EXPECT_TRUE(*back == o);
+  EXPECT_EQ(keys_of(encode(o)).back(), "ref");
+}
+
+TEST(MessageRef, OutcomeForEchoesTheAssignmentsRef) {
+  TaskAssignment a = full_assignment();
+  EXPECT_FALSE(outcome_for(a, "m").ref.has_value());
+  a.ref = 42;
+  const TaskOutcome o = outcome_for(a, "m");
+  EXPECT_EQ(o.ref, std::optional<std::uint64_t>(42));
+  EXPECT_EQ(o.goal_id, a.goal_id);
+  EXPECT_EQ(o.task_id, a.task_id);
+  EXPECT_EQ(o.attempt, a.attempt);
+}
+
+TEST(MessageRef, IsAnUnsignedIntegerNilIsAbsent) {
+  TaskOutcome o = full_outcome();
+  o.ref = 7;
+  const std::string body = encode(o);
+  expect_error(decode_outcome(with(body, "ref", [](Packer& p) { p.pack(std::string("7")); })),
+               "field 'ref': expected unsigned integer");
+  expect_error(decode_outcome(with(body, "ref", [](Packer& p) { p.pack(-1); })),
+               "field 'ref': expected unsigned integer");
+  auto nil = decode_outcome(with(body, "ref", [](Packer& p) { p.pack_nil(); }));
+  ASSERT_TRUE(nil.ok()) << nil.error().to_string();
+  EXPECT_FALSE(nil->ref.has_value());
+  expect_error(decode_assignment(with(encode(full_assignment()), "ref",
+                                      [](Packer& p) { p.pack(true); })),
+               "field 'ref': expected unsigned integer");
+}
+
+// encode_to appends exactly what encode returns, after whatever the buffer holds; the ASSIGN
+// overload's ref replaces the body's.
+TEST(MessageCodec, EncodeToAppendsWhatEncodeReturns) {
+  auto check = [](const auto& body) {
+    std::string out = "head";
+    encode_to(out, body);
+    EXPECT_EQ(out, "head" + encode(body));
+    // Into a buffer with room to spare, and one that must grow.
+    std::string roomy;
+    roomy.reserve(1 << 16);
+    encode_to(roomy, body);
+    EXPECT_EQ(roomy, encode(body));
+  };
+  check(full_hello());
+  check(full_welcome());
+  check(full_assignment());
+  check(full_outcome());
+  check(full_ack());
+  check(full_error());
+  check(full_bye());
+  check(Bye{});
+  check(full_cancel());
+  check(Query{"status"});
+  check(View{"status", std::string(100000, 'j')});
+  check(Decision{"g1", "s1/resolve", "answer", "", "my work", "", "ana"});
+  TaskAssignment a = full_assignment();
+  a.ref = 5;
+  std::string out = "x";
+  encode_to(out, full_assignment(), std::optional<std::uint64_t>(5));
+  EXPECT_EQ(out, "x" + encode(a));
+  out.clear();
+  encode_to(out, a, std::nullopt);
+  EXPECT_EQ(out, encode(full_assignment()));
+  // A body with more than 15 fields (a widened map header) appended after other bytes.
+  a.workspace_files.push_back(FileEdit{"big", std::string(70000, 'z')});
+  out = std::string(300, 'p');
+  encode_to(out, a);
+  EXPECT_EQ(out, std::string(300, 'p') + encode(a));
+}
+
+// Decoding a body the envelope walk checked gives what decoding the bytes gives.
+TEST(MessageDecode, CheckedBodiesDecodeAsTheirBytesDo) {
+  TaskOutcome o = full_outcome();
+  o.ref = 99;
+  TaskAssignment a = full_assignment();
+  a.ref = 3;
+  for (const std::string& body :
+       {encode(o), encode(full_outcome()), encode(TaskOutcome{}), encode(a), encode_empty(),
+        without(encode(o), "goal_id"),
+        with(encode(o), "attempt", [](Packer& p) { p.pack(std::string("x")); }),
+        with(encode(a), "kind", [](Packer& p) { p.pack(9); })}) {
+    auto checked = transport::check_map(body);
+    ASSERT_TRUE(checked.has_value());
+    auto from_bytes = decode_outcome(body);
+    auto from_checked = decode_checked_outcome(*checked);
+    ASSERT_EQ(from_checked.ok(), from_bytes.ok());
+    if (from_bytes.ok()) {
+      EXPECT_TRUE(*from_checked == *from_bytes);
+    } else {
+      EXPECT_EQ(from_checked.error().to_string(), from_bytes.error().to_string());
+    }
+    auto assignment_bytes = decode_assignment(body);
+    auto assignment_checked = decode_checked_assignment(*checked);
+    ASSERT_EQ(assignment_checked.ok(), assignment_bytes.ok());
+    if (assignment_bytes.ok()) {
+      EXPECT_TRUE(*assignment_checked == *assignment_bytes);
+    } else {
+      EXPECT_EQ(assignment_checked.error().to_string(), assignment_bytes.error().to_string());
+    }
+  }
+  // Through a whole frame, as the hub and the agents read them.
+  std::string frame;
+  transport::append_envelope_head(frame, transport::MessageKind::result, 77, "coder-1");
+  encode_to(frame, o);
+  auto envelope = transport::decode_envelope_view(frame);
+  ASSERT_TRUE(envelope.ok());
+  auto got = decode_checked_outcome(envelope.envelope().body);
+  ASSERT_TRUE(got.ok()) << got.error().to_string();
+  EXPECT_TRUE(*got == o);
 }
 
 TEST(MessageCodec, EmptyBodyIsAnEmptyMap) {

@@ -156,5 +156,64 @@ TEST(HubCoreQuota, DispatchesArePacedToTheRequestsPerMinuteOfTheModel) {
   EXPECT_EQ(unlimited.pending.size(), 3u);
 }
 
+TEST(HubCoreQuota, ARefusedRequestGoesBackToTheQueueAndTheWholeModelWaitsOutTheRetryAfter) {
+  Driver d(with_quota({make_goal("g1", 2)}, 600, 0));  // 10 a second: pacing is not the point
+  d.join_team(2, 1, 1);
+  d.start();
+  d.answer("g1/plan#0");
+  ASSERT_EQ(d.pending.size(), 2u);  // both solves went out
+  const auto refused = d.drop("g1/s1#0");
+  roles::TaskOutcome outcome = coretest::answer_for(d.rules, refused.assignment);
+  outcome.ok = false;
+  outcome.error = "HTTP 429";
+  outcome.rate_limited = true;
+  outcome.retry_after_s = 2.0;
+  auto out = d.send(refused.agent_id, outcome);
+  auto acks = coretest::only<AckCommand>(out);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_TRUE(acks[0].ack.accepted);
+  EXPECT_TRUE(coretest::only<DispatchCommand>(out).empty()) << "the model waits 2 s";
+  EXPECT_EQ(d.counters().refused, 1u);
+  EXPECT_EQ(d.counters().failed_attempts, 0u);
+  EXPECT_EQ(d.counters().completed, 1u);  // the plan only
+  EXPECT_DOUBLE_EQ(d.core.ledger().usd(), [&] {
+    double usd = 0;
+    for (TaskId t = 0; t < d.core.ledger().task_count(); ++t) usd += d.core.ledger().task(t).usd;
+    return usd;
+  }());
+  // The other solve's answer comes back meanwhile: its review waits too (same model).
+  d.advance_s(0.5);
+  out = d.answer("g1/s2#0");
+  EXPECT_TRUE(coretest::only<DispatchCommand>(out).empty());
+  // The hub wakes when the backoff ends and sends both.
+  const auto wake = d.core.next_deadline();
+  ASSERT_TRUE(wake.has_value());
+  EXPECT_GE(*wake, seconds_to_us(2.0));
+  d.now = *wake;
+  out = d.tick();
+  EXPECT_FALSE(coretest::only<DispatchCommand>(out).empty());
+  run_with_time(d, [] {});
+  EXPECT_EQ(d.goal(0).outcome, GoalOutcome::resolved);
+  // The refused dispatch is a span of its own, ended "refused".
+  bool seen = false;
+  for (const auto& span : d.core.ledger().spans()) seen = seen || span.how == SpanEnd::refused;
+  EXPECT_TRUE(seen);
+}
+
+TEST(HubCoreQuota, AGoalHeldBackByItsModelsQuotaStallsAsRateLimited) {
+  Scenario sc = with_quota({make_goal("g1", 1)}, 0.6, 0);  // one request every 100 s
+  sc.workflow.stall_s = 5;
+  Driver d(sc);
+  d.join_team();
+  d.start();
+  d.advance_s(1);
+  d.answer("g1/plan#0");  // the solve waits for the bucket
+  EXPECT_TRUE(d.pending.empty());
+  d.advance_s(5);
+  auto stalled = coretest::only<GoalStalledCommand>(d.tick());
+  ASSERT_EQ(stalled.size(), 1u);
+  EXPECT_EQ(stalled[0].reason, "rate-limited: model m is at its quota (s1 waits)");
+}
+
 }  // namespace
 }  // namespace cadre::runtime

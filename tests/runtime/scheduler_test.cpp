@@ -340,7 +340,7 @@ class SchedulerModel {
 
   void join(const std::string& id, const std::string& role, std::uint32_t capacity) {
     auto it = std::find_if(agents.begin(), agents.end(), [&](const Agent& a) { return a.id == id; });
-    if (it == agents.end()) it = agents.insert(agents.end(), Agent{id, role});
+    if (it == agents.end()) it = agents.insert(agents.end(), Agent{id, role, 1, false, 0, {}});
     it->role = role;
     it->capacity = capacity;
     it->present = true;

@@ -203,5 +203,53 @@ TEST(Endpoints, RouterDropsMessagesOfTheWrongShape) {
   EXPECT_EQ(router->dropped_shape(), 1u);
 }
 
+TEST(Endpoints, ReceiveViewHandsOverFramesWithoutCopies) {
+  auto router = bind_or_die("tcp://127.0.0.1:*");
+  ASSERT_TRUE(router);
+  auto dealer = connect_or_die(router->bound_endpoint(), "viewer");
+  ASSERT_TRUE(dealer);
+  const std::string big(100000, 'b');
+  ASSERT_TRUE(dealer->send("first"));
+  ASSERT_TRUE(dealer->send(big));
+  auto first = router->receive_view(1500ms);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->peer, "viewer");
+  EXPECT_EQ(first->frame, "first");
+  ASSERT_TRUE(router->send(first->peer, "re:first"));
+  auto second = router->receive_view(1500ms);  // the first view is spent now
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->peer, "viewer");
+  EXPECT_EQ(second->frame, big);
+  auto reply = dealer->receive(1500ms);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(*reply, "re:first");
+  EXPECT_FALSE(router->receive_view(0ms).has_value());
+  const auto start = Clock::now();
+  EXPECT_FALSE(router->receive_view(50ms).has_value());
+  EXPECT_GE(Clock::now() - start, 40ms);
+}
+
+TEST(Endpoints, ReceiveViewDropsMessagesOfTheWrongShape) {
+  auto router = bind_or_die("tcp://127.0.0.1:*");
+  ASSERT_TRUE(router);
+  zmq::context_t context;
+  zmq::socket_t raw(context, zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.set(zmq::sockopt::routing_id, "raw");
+  raw.connect(router->bound_endpoint());
+  raw.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+  raw.send(zmq::str_buffer("three parts"), zmq::send_flags::none);
+  raw.send(zmq::str_buffer("a"), zmq::send_flags::sndmore);
+  raw.send(zmq::str_buffer("b"), zmq::send_flags::sndmore);
+  raw.send(zmq::str_buffer("four parts"), zmq::send_flags::none);
+  raw.send(zmq::str_buffer("two parts"), zmq::send_flags::none);
+
+  auto in = router->receive_view(1500ms);
+  ASSERT_TRUE(in.has_value());
+  EXPECT_EQ(in->peer, "raw");
+  EXPECT_EQ(in->frame, "two parts");
+  EXPECT_EQ(router->dropped_shape(), 2u);
+}
+
 }  // namespace
 }  // namespace cadre::transport

@@ -490,6 +490,81 @@ TEST(EnvelopeCodec, FramesAreByteForByteWhatMsgpackCxxPacks) {
   }
 }
 
+// A frame written in place (head, then the body appended) is the frame encode_envelope writes.
+TEST(EnvelopeCodec, HeadThenBodyIsTheEncodedFrame) {
+  for (std::size_t sender_bytes : {0u, 1u, 31u, 32u, 255u, 256u, 70000u}) {
+    for (std::uint64_t msg_id : {0ull, 127ull, 128ull, 255ull, 256ull, 65535ull, 65536ull,
+                                 4294967295ull, 4294967296ull, ~0ull}) {
+      for (int k = kMinKind; k <= kMaxKind; ++k) {
+        Envelope e;
+        e.kind = static_cast<MessageKind>(k);
+        e.msg_id = msg_id;
+        e.sender = std::string(sender_bytes, 's');
+        e.body = sample_body();
+        std::string frame = "prefix";  // appends after what the buffer holds
+        append_envelope_head(frame, e.kind, e.msg_id, e.sender);
+        frame += e.body;
+        EXPECT_EQ(frame, "prefix" + encode_envelope(e)) << sender_bytes << " " << msg_id << " " << k;
+      }
+    }
+  }
+}
+
+// The view decoder accepts and refuses exactly what the copying one does, with the same
+// failures, and its views hold the same bytes.
+void expect_same_decode(std::string_view frame) {
+  DecodeResult copied = decode_envelope(frame);
+  DecodeViewResult viewed = decode_envelope_view(frame);
+  ASSERT_EQ(viewed.ok(), copied.ok()) << (copied.ok() ? "" : copied.failure().detail);
+  if (copied.ok()) {
+    const EnvelopeView& v = viewed.envelope();
+    EXPECT_EQ(v.version, copied.envelope().version);
+    EXPECT_EQ(v.kind, copied.envelope().kind);
+    EXPECT_EQ(v.msg_id, copied.envelope().msg_id);
+    EXPECT_EQ(v.sender, copied.envelope().sender);
+    EXPECT_EQ(v.body.bytes(), copied.envelope().body);
+    // Views into the frame, not copies.
+    EXPECT_GE(v.body.bytes().data(), frame.data());
+    EXPECT_LE(v.body.bytes().data() + v.body.bytes().size(), frame.data() + frame.size());
+    EXPECT_EQ(check_msgpack_map(v.body.bytes()), MapCheck::ok);
+  } else {
+    EXPECT_EQ(viewed.failure().reason, copied.failure().reason);
+    EXPECT_EQ(viewed.failure().detail, copied.failure().detail);
+    EXPECT_EQ(viewed.failure().sender, copied.failure().sender);
+    EXPECT_EQ(viewed.failure().msg_id, copied.failure().msg_id);
+  }
+}
+
+TEST(EnvelopeDecodeView, AgreesWithTheCopyingDecoder) {
+  expect_same_decode(encode_envelope(sample_envelope()));
+  expect_same_decode(encode_envelope(Envelope{}));
+  expect_same_decode("");
+  expect_same_decode("\xc1");
+  expect_same_decode(frame_of(uint_of(2), uint_of(4), uint_of(9), str_of("a"), empty_map()));
+  expect_same_decode(frame_of(uint_of(1), uint_of(99), uint_of(9), str_of("a"), empty_map()));
+  expect_same_decode(frame_of(uint_of(1), uint_of(4), uint_of(9), uint_of(3), empty_map()));
+  expect_same_decode(encode_envelope(sample_envelope()) + "x");
+  const std::string whole = encode_envelope(sample_envelope());
+  for (std::size_t cut = 0; cut < whole.size(); ++cut) expect_same_decode(whole.substr(0, cut));
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 5000; ++i) {
+    std::string f = whole;
+    f[rng() % f.size()] = static_cast<char>(rng());
+    expect_same_decode(f);
+  }
+}
+
+TEST(EnvelopeCheckMap, CheckedMapOnlyForWhatCheckMsgpackMapAccepts) {
+  const std::string body = sample_body();
+  auto checked = check_map(body);
+  ASSERT_TRUE(checked.has_value());
+  EXPECT_EQ(checked->bytes(), body);
+  EXPECT_FALSE(check_map("").has_value());
+  EXPECT_FALSE(check_map(body + "\x01").has_value());
+  EXPECT_FALSE(check_map(body.substr(0, body.size() - 1)).has_value());
+  EXPECT_FALSE(check_map("\x91\x01").has_value());  // an array
+}
+
 TEST(EnvelopeDecode, NeverCrashesOnMutatedFrames) {
   std::mt19937_64 rng(20240611);
   std::vector<std::string> seeds = {encode_envelope(sample_envelope()),

@@ -3,11 +3,16 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <thread>
 
@@ -181,6 +186,120 @@ TEST(Subprocess, EndsEvenWhenTheCallerIgnoresSIGCHLD) {
   EXPECT_FALSE(run->timed_out);
   EXPECT_EQ(run->stdout_text, "hi\n");
   EXPECT_LT(run->seconds, 2.0);
+}
+
+// Waits up to `timeout` for `path` to hold a pid (written by the child); 0 if it never does.
+pid_t wait_for_pid_file(const std::filesystem::path& path, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(path);
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) return pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
+}
+
+// "" when `pid` no longer exists, else its state letter ("Z": a zombie waiting for its reaper).
+std::string process_state(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return "";
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  return text.substr(text.rfind(')') + 2, 1);
+}
+
+TEST(Subprocess, ACancelStopsTheWholeProcessGroupAtOnceAndReapsTheChild) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("cadre-subprocess-cancel-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto child_file = dir / "child", grandchild_file = dir / "grandchild";
+  // The child (`sh`, the group's leader) and a grandchild in its group both sleep 30 s; the pid
+  // files are written whole (then renamed) so a reader never sees half a number.
+  const std::string script = "sleep 30 & echo $! > " + grandchild_file.string() + ".tmp; mv " +
+                             grandchild_file.string() + ".tmp " + grandchild_file.string() +
+                             "; echo $$ > " + child_file.string() + ".tmp; mv " +
+                             child_file.string() + ".tmp " + child_file.string() + "; wait";
+  std::atomic<bool> cancel{false};
+  SubprocessLimits limits = quick(60);
+  limits.cancel = &cancel;
+  auto running = std::async(std::launch::async, [&] {
+    return run_subprocess({"sh", "-c", script}, "input it never reads", limits);
+  });
+  const pid_t child = wait_for_pid_file(child_file, std::chrono::seconds(10));
+  const pid_t grandchild = wait_for_pid_file(grandchild_file, std::chrono::seconds(10));
+  ASSERT_GT(child, 0);
+  ASSERT_GT(grandchild, 0);
+  EXPECT_EQ(::getpgid(grandchild), child) << "the grandchild is in the child's group";
+
+  const auto set_at = std::chrono::steady_clock::now();
+  cancel = true;
+  ASSERT_EQ(running.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "the command outlived its cancel";
+  const double latency =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - set_at).count();
+  auto run = running.get();
+  ASSERT_TRUE(run.ok()) << run.error().to_string();
+  EXPECT_TRUE(run->cancelled);
+  EXPECT_FALSE(run->timed_out);
+  EXPECT_EQ(run->term_signal, SIGTERM);
+  EXPECT_EQ(run->describe().rfind("cancelled after", 0), 0u) << run->describe();
+  EXPECT_LT(latency, 1.0) << "from the flag to the return";
+  RecordProperty("cancel_latency_ms", static_cast<int>(latency * 1000));
+  std::printf("cancel latency: %.0f ms\n", latency * 1000);
+
+  // The child was reaped by the call (it is gone, not a zombie, and no longer ours to wait for);
+  // the grandchild was killed with the group (gone, or a zombie its adopter has yet to reap).
+  errno = 0;
+  EXPECT_EQ(::kill(child, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+  EXPECT_EQ(::waitpid(child, nullptr, WNOHANG), -1);
+  EXPECT_EQ(process_state(child), "");
+  std::string state = process_state(grandchild);
+  for (int i = 0; i < 100 && !state.empty() && state != "Z"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    state = process_state(grandchild);
+  }
+  EXPECT_TRUE(state.empty() || state == "Z") << "the grandchild survived, state " << state;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Subprocess, AProgramThatIgnoresSIGTERMIsKilledOnCancelToo) {
+  std::atomic<bool> cancel{false};
+  SubprocessLimits limits = quick(60);
+  limits.cancel = &cancel;
+  auto running = std::async(std::launch::async, [&] {
+    return run_subprocess({"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"}, "",
+                          limits);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto set_at = std::chrono::steady_clock::now();
+  cancel = true;
+  ASSERT_EQ(running.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  const auto latency = std::chrono::steady_clock::now() - set_at;
+  auto run = running.get();
+  ASSERT_TRUE(run.ok());
+  EXPECT_TRUE(run->cancelled);
+  EXPECT_EQ(run->term_signal, SIGKILL);  // after the 200 ms grace
+  EXPECT_LT(latency, std::chrono::seconds(2));
+}
+
+TEST(Subprocess, ACancelSetBeforeTheCallStartsNothing) {
+  std::atomic<bool> cancel{true};
+  SubprocessLimits limits = quick();
+  limits.cancel = &cancel;
+  const auto marker = std::filesystem::temp_directory_path() /
+                      ("cadre-subprocess-never-" + std::to_string(::getpid()));
+  auto run = run_subprocess({"touch", marker.string()}, "", limits);
+  ASSERT_TRUE(run.ok());
+  EXPECT_TRUE(run->cancelled);
+  EXPECT_EQ(run->exit_code, -1);
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  // An unset flag changes nothing.
+  cancel = false;
+  auto normal = run_subprocess({"sh", "-c", "echo hi"}, "", limits);
+  ASSERT_TRUE(normal.ok());
+  EXPECT_FALSE(normal->cancelled);
+  EXPECT_EQ(normal->stdout_text, "hi\n");
 }
 
 TEST(Subprocess, RunsFromSeveralThreadsAtOnce) {

@@ -446,6 +446,9 @@ struct RouterEndpoint::Impl {
   std::unique_ptr<Gatekeeper> gatekeeper;  // only with security
   std::string bound;
   std::uint64_t dropped = 0;
+  // The last message receive_view handed out: [identity, payload].
+  zmq::message_t identity;
+  zmq::message_t payload;
 
   Impl() : context(1), socket(context, zmq::socket_type::router) {}
 };
@@ -522,6 +525,61 @@ std::optional<InboundFrame> RouterEndpoint::receive(std::chrono::milliseconds ti
         continue;
       }
       return InboundFrame{parts[0].to_string(), parts[1].to_string()};
+    }
+  } catch (const std::exception&) {
+    return std::nullopt;  // EINTR and friends
+  }
+}
+
+namespace {
+
+// Reads the next message of `socket` if one is queued, into `identity` and `payload`. Returns
+// false when none is (EAGAIN). A message of another shape than [identity, payload] is read
+// whole, counted in `dropped`, and reported as read with `shaped` false. Throws zmq::error_t
+// (EINTR and the like).
+bool read_pair(zmq::socket_t& socket, zmq::message_t& identity, zmq::message_t& payload,
+               std::uint64_t& dropped, bool& shaped) {
+  if (!socket.recv(identity, zmq::recv_flags::dontwait)) return false;
+  shaped = false;
+  if (!identity.more()) {
+    ++dropped;
+    return true;
+  }
+  // The parts of a message arrive together: the rest are there.
+  (void)socket.recv(payload, zmq::recv_flags::dontwait);
+  if (!payload.more()) {
+    shaped = true;
+    return true;
+  }
+  for (bool more = true; more;) {
+    zmq::message_t rest;
+    if (!socket.recv(rest, zmq::recv_flags::dontwait)) break;
+    more = rest.more();
+  }
+  ++dropped;
+  return true;
+}
+
+}  // namespace
+
+std::optional<InboundView> RouterEndpoint::receive_view(std::chrono::milliseconds timeout) {
+  Impl& impl = *impl_;
+  try {
+    bool shaped = false;
+    // A frame already queued is taken without a poll (see receive).
+    while (read_pair(impl.socket, impl.identity, impl.payload, impl.dropped, shaped)) {
+      if (shaped) return InboundView{impl.identity.to_string_view(), impl.payload.to_string_view()};
+    }
+    if (timeout.count() <= 0) return std::nullopt;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (!wait_readable(impl.socket, left)) return std::nullopt;
+      while (read_pair(impl.socket, impl.identity, impl.payload, impl.dropped, shaped)) {
+        if (shaped)
+          return InboundView{impl.identity.to_string_view(), impl.payload.to_string_view()};
+      }
     }
   } catch (const std::exception&) {
     return std::nullopt;  // EINTR and friends

@@ -6,11 +6,13 @@
 // the elements arrive). The same walk enforces the limits of envelope.h (container sizes on their
 // headers, string sizes, object count, nesting), so a body that passes can be unpacked by the
 // body decoders at a cost bounded by the limits. The body is returned as the raw bytes of the
-// fifth element.
+// fifth element (decode_envelope copies them, decode_envelope_view does not, and its CheckedMap
+// tells the body decoders the walk was done).
+//
+// Encoding writes the head by hand in msgpack-c's shortest forms (tests compare it with
+// msgpack-c's packer), so a frame is one buffer written once.
 #include "cadre/transport/envelope.h"
 #include "cadre/transport/big_endian.h"
-
-#include <msgpack.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -53,17 +55,46 @@ struct ElementProbe {
   }
 };
 
-// A msgpack::packer stream that writes into a string sized ahead for everything written, so
-// each of the packer's small writes is an inlined copy (not a call to std::string::append).
-struct FrameSink {
-  std::string& out;
-  std::size_t used = 0;
-  void write(const char* data, std::size_t size) {
-    if (out.size() - used < size) out.resize(std::max(2 * out.size(), used + size));
-    std::memcpy(out.data() + used, data, size);
-    used += size;
+// probe_element for the head's elements as a well-formed frame has them: an unsigned integer
+// (fixint, uint 8..64) or a string (fixstr, str 8) that is complete and within the limits. Returns
+// false, having read nothing, for anything else (probe_element then reads it and says what is
+// wrong).
+bool probe_scalar(std::string_view frame, std::size_t& offset, ElementProbe& probe) {
+  if (offset >= frame.size()) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(frame.data()) + offset;
+  const std::size_t left = frame.size() - offset;
+  const unsigned char lead = p[0];
+  if (lead <= 0x7f) {
+    probe.type = ElementProbe::Type::uint;
+    probe.uint_value = lead;
+    offset += 1;
+    return true;
   }
-};
+  if (lead >= 0xcc && lead <= 0xcf) {
+    const std::size_t width = std::size_t{1} << (lead - 0xcc);
+    if (left < 1 + width) return false;
+    probe.type = ElementProbe::Type::uint;
+    probe.uint_value = read_big_endian(p + 1, width);
+    offset += 1 + width;
+    return true;
+  }
+  std::size_t size = 0;
+  std::size_t head = 1;
+  if ((lead & 0xe0) == 0xa0) {
+    size = lead & 0x1f;
+  } else if (lead == 0xd9 && left >= 2) {
+    size = p[1];
+    head = 2;
+  } else {
+    return false;
+  }
+  if (left < head + size) return false;
+  probe.type = ElementProbe::Type::str;
+  probe.str_data = reinterpret_cast<const char*>(p + head);
+  probe.str_size = static_cast<std::uint32_t>(size);
+  offset += head + size;
+  return true;
+}
 
 DecodeFailure failure(DecodeFailure::Reason reason, std::string detail) {
   DecodeFailure f;
@@ -203,7 +234,21 @@ std::optional<DecodeFailure::Reason> probe_element(std::string_view frame, std::
 }
 
 
-DecodeResult decode_unchecked(std::string_view frame) {
+// What decode_unchecked found: a frame's parts as views into it, or why it is not a frame.
+struct Decoded {
+  bool ok = false;
+  DecodeFailure failure{};
+  std::uint32_t version = 0;
+  MessageKind kind = MessageKind::heartbeat;
+  std::uint64_t msg_id = 0;
+  std::string_view sender;
+  std::string_view body;
+  Decoded(DecodeFailure f) : failure(std::move(f)) {}  // NOLINT
+  Decoded() = default;
+};
+
+// Allocates only to describe a failure.
+Decoded decode_unchecked(std::string_view frame) {
   using Reason = DecodeFailure::Reason;
   if (frame.size() > kMaxFrameBytes) {
     return failure(Reason::too_large, "frame of " + std::to_string(frame.size()) +
@@ -246,18 +291,20 @@ DecodeResult decode_unchecked(std::string_view frame) {
   ElementProbe probes[5];
   std::size_t body_begin = 0;
   std::size_t body_end = 0;
-  std::string sender;
+  std::string_view sender;
   std::uint64_t msg_id = 0;
   auto fail = [&](Reason reason, std::string detail) {
     DecodeFailure f = failure(reason, std::move(detail));
-    f.sender = sender;
+    f.sender = std::string(sender);
     f.msg_id = msg_id;
-    return f;
+    return Decoded(std::move(f));
   };
 
   for (int i = 0; i < 5; ++i) {
     if (i == 4) body_begin = offset;
-    if (auto reason = probe_element(frame, offset, probes[i])) {
+    if (i < 4 && probe_scalar(frame, offset, probes[i])) {
+      // A complete unsigned integer or short string: what probe_element would have found.
+    } else if (auto reason = probe_element(frame, offset, probes[i])) {
       const std::string what = *reason == Reason::truncated   ? "is truncated"
                                : *reason == Reason::bad_shape ? "is nested too deeply"
                                : *reason == Reason::too_large ? "is too large: " + probes[i].limit_detail()
@@ -284,7 +331,7 @@ DecodeResult decode_unchecked(std::string_view frame) {
                                              " bytes exceeds the limit of " +
                                              std::to_string(kMaxSenderBytes));
         }
-        sender.assign(p.str_data, p.str_size);
+        sender = std::string_view(p.str_data, p.str_size);
         break;
       case 4:
         if (p.type != ElementProbe::Type::map) {
@@ -310,16 +357,90 @@ DecodeResult decode_unchecked(std::string_view frame) {
     return fail(Reason::unknown_kind, "unknown message kind " + std::to_string(kind));
   }
 
-  Envelope envelope;
-  envelope.version = static_cast<std::uint32_t>(version);
-  envelope.kind = static_cast<MessageKind>(kind);
-  envelope.msg_id = msg_id;
-  envelope.sender = std::move(sender);
-  envelope.body.assign(frame.data() + body_begin, body_end - body_begin);
-  return envelope;
+  Decoded decoded;
+  decoded.ok = true;
+  decoded.version = static_cast<std::uint32_t>(version);
+  decoded.kind = static_cast<MessageKind>(kind);
+  decoded.msg_id = msg_id;
+  decoded.sender = sender;
+  decoded.body = frame.substr(body_begin, body_end - body_begin);
+  return decoded;
 }
 
+Decoded decode_caught(std::string_view frame) {
+  try {
+    return decode_unchecked(frame);
+  } catch (const std::bad_alloc&) {
+    return failure(DecodeFailure::Reason::too_large, "out of memory while decoding");
+  } catch (const std::exception& e) {
+    return failure(DecodeFailure::Reason::not_msgpack, e.what());
+  } catch (...) {
+    return failure(DecodeFailure::Reason::not_msgpack, "unexpected error while decoding");
+  }
+}
+
+// The head of a frame, as msgpack-c packs it: fixarray 5, version, kind, msg_id and sender each in
+// their shortest form. At most 1 + 5 + 2 + 9 + 5 bytes before the sender's.
+char* put_head(char* p, std::uint32_t version, MessageKind kind, std::uint64_t msg_id,
+               std::string_view sender) {
+  auto put_uint = [&p](std::uint64_t v) {
+    if (v < 0x80) {
+      *p++ = static_cast<char>(v);
+      return;
+    }
+    std::size_t width;
+    if (v <= 0xff) {
+      *p++ = static_cast<char>(0xcc);
+      width = 1;
+    } else if (v <= 0xffff) {
+      *p++ = static_cast<char>(0xcd);
+      width = 2;
+    } else if (v <= 0xffffffffu) {
+      *p++ = static_cast<char>(0xce);
+      width = 4;
+    } else {
+      *p++ = static_cast<char>(0xcf);
+      width = 8;
+    }
+    for (std::size_t i = width; i-- > 0;) *p++ = static_cast<char>(v >> (8 * i));
+  };
+  *p++ = static_cast<char>(0x95);
+  put_uint(version);
+  put_uint(static_cast<std::uint8_t>(kind));
+  put_uint(msg_id);
+  const std::size_t n = sender.size();
+  if (n < 32) {
+    *p++ = static_cast<char>(0xa0 | n);
+  } else if (n <= 0xff) {
+    *p++ = static_cast<char>(0xd9);
+    *p++ = static_cast<char>(n);
+  } else if (n <= 0xffff) {
+    *p++ = static_cast<char>(0xda);
+    *p++ = static_cast<char>(n >> 8);
+    *p++ = static_cast<char>(n);
+  } else {
+    *p++ = static_cast<char>(0xdb);
+    for (int i = 3; i >= 0; --i) *p++ = static_cast<char>(n >> (8 * i));
+  }
+  if (n > 0) std::memcpy(p, sender.data(), n);
+  return p + n;
+}
+constexpr std::size_t kMaxHeadBytes = 24;  // without the sender's bytes
+
 }  // namespace
+
+struct CheckedMapMaker {
+  static CheckedMap make(std::string_view bytes) { return CheckedMap(bytes); }
+};
+
+namespace {
+
+}  // namespace
+
+std::optional<CheckedMap> check_map(std::string_view bytes) {
+  if (check_msgpack_map(bytes) != MapCheck::ok) return std::nullopt;
+  return CheckedMapMaker::make(bytes);
+}
 
 MapCheck check_msgpack_map(std::string_view bytes, std::string* why) {
   if (bytes.empty()) return MapCheck::empty;
@@ -369,35 +490,51 @@ const char* reason_name(DecodeFailure::Reason reason) {
   return "unknown";
 }
 
+void append_envelope_head(std::string& out, MessageKind kind, std::uint64_t msg_id,
+                          std::string_view sender) {
+  const std::size_t at = out.size();
+  out.resize(at + kMaxHeadBytes + sender.size());
+  char* const begin = out.data() + at;
+  const char* const end = put_head(begin, kProtocolVersion, kind, msg_id, sender);
+  out.resize(at + static_cast<std::size_t>(end - begin));
+}
+
 std::string encode_envelope(const Envelope& envelope) {
-  // The array header, version, kind, msg_id and the sender's str header take at most 23 bytes.
-  std::string frame(24 + envelope.sender.size() + std::max<std::size_t>(1, envelope.body.size()), '\0');
-  FrameSink sink{frame};
-  msgpack::packer<FrameSink> packer(sink);
-  packer.pack_array(5);
-  packer.pack_uint32(envelope.version);
-  packer.pack_uint8(static_cast<std::uint8_t>(envelope.kind));
-  packer.pack_uint64(envelope.msg_id);
-  packer.pack(envelope.sender);
+  const std::size_t body = std::max<std::size_t>(1, envelope.body.size());
+  std::string frame(kMaxHeadBytes + envelope.sender.size() + body, '\0');
+  char* p =
+      put_head(frame.data(), envelope.version, envelope.kind, envelope.msg_id, envelope.sender);
   if (envelope.body.empty()) {
-    packer.pack_map(0);
+    *p++ = static_cast<char>(0x80);  // an empty map
   } else {
-    sink.write(envelope.body.data(), envelope.body.size());
+    std::memcpy(p, envelope.body.data(), envelope.body.size());
+    p += envelope.body.size();
   }
-  frame.resize(sink.used);
+  frame.resize(static_cast<std::size_t>(p - frame.data()));
   return frame;
 }
 
 DecodeResult decode_envelope(std::string_view frame) {
+  Decoded d = decode_caught(frame);
+  if (!d.ok) return std::move(d.failure);
   try {
-    return decode_unchecked(frame);
+    Envelope envelope;
+    envelope.version = d.version;
+    envelope.kind = d.kind;
+    envelope.msg_id = d.msg_id;
+    envelope.sender.assign(d.sender);
+    envelope.body.assign(d.body);
+    return envelope;
   } catch (const std::bad_alloc&) {
     return failure(DecodeFailure::Reason::too_large, "out of memory while decoding");
-  } catch (const std::exception& e) {
-    return failure(DecodeFailure::Reason::not_msgpack, e.what());
-  } catch (...) {
-    return failure(DecodeFailure::Reason::not_msgpack, "unexpected error while decoding");
   }
+}
+
+DecodeViewResult decode_envelope_view(std::string_view frame) {
+  Decoded d = decode_caught(frame);
+  if (!d.ok) return std::move(d.failure);
+  EnvelopeView view{d.version, d.kind, d.msg_id, d.sender, CheckedMapMaker::make(d.body)};
+  return view;
 }
 
 }  // namespace cadre::transport

@@ -182,7 +182,9 @@ class SigpipeBlock {
 
 std::string SubprocessResult::describe() const {
   char text[128];
-  if (timed_out) {
+  if (cancelled) {
+    std::snprintf(text, sizeof text, "cancelled after %.1f s", seconds);
+  } else if (timed_out) {
     std::snprintf(text, sizeof text, "timed out after %.1f s", seconds);
   } else if (term_signal == SIGXCPU) {
     return "exceeded its CPU limit";
@@ -202,6 +204,14 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
                                         const std::map<std::string, std::string>& env) {
   if (argv.empty() || argv[0].empty()) return make_error("nothing to run (an empty command)");
   const std::string& program = argv[0];
+  const auto cancel_requested = [&limits] {
+    return limits.cancel != nullptr && limits.cancel->load(std::memory_order_relaxed);
+  };
+  if (cancel_requested()) {
+    SubprocessResult never;
+    never.cancelled = true;
+    return never;
+  }
 
   // Everything the child needs is prepared before fork.
   std::vector<char*> args;
@@ -287,7 +297,7 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
   const auto deadline =
       started + std::chrono::duration_cast<Clock::duration>(
                     std::chrono::duration<double>(has_deadline ? limits.timeout_s : 0));
-  bool terminating = false;  // SIGTERM sent after the deadline
+  bool terminating = false;  // SIGTERM sent after the deadline or a cancel
   Clock::time_point kill_at{};
   bool exited = false;  // the child has exited (not reaped yet: its pid still names the group)
   Clock::time_point exited_at{};
@@ -311,7 +321,18 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
         close_fd(in[1]);
       }
     }
-    if (exited && ((out[0] < 0 && err[0] < 0) || now - exited_at >= kDrainAfterExit)) break;
+    if (!result.cancelled && cancel_requested()) {
+      result.cancelled = true;  // its output no longer matters: stop it, reap it, return
+      if (!exited && !terminating) {
+        terminating = true;
+        ::kill(-pid, SIGTERM);
+        kill_at = now + kTermGrace;
+      }
+    }
+    if (exited && (result.cancelled || (out[0] < 0 && err[0] < 0) ||
+                   now - exited_at >= kDrainAfterExit)) {
+      break;
+    }
     if (!exited && has_deadline && !terminating && now >= deadline) {
       result.timed_out = true;
       terminating = true;
@@ -320,13 +341,19 @@ Result<SubprocessResult> run_subprocess(const std::vector<std::string>& argv,
     }
     if (!exited && terminating && now >= kill_at) ::kill(-pid, SIGKILL);
 
-    // Sleep until there is I/O, or the next thing to check: the deadline, the SIGKILL, or (when
-    // nothing is left to read) whether the child has exited.
+    // Sleep until there is I/O, or the next thing to check: the deadline, the SIGKILL, the
+    // cancel flag (every 50 ms at most), or (when nothing is left to read) whether the child has
+    // exited.
     long long wait_ms = (out[0] < 0 && err[0] < 0) ? 5 : 50;
     if (!exited && has_deadline && !terminating) {
       wait_ms = std::min<long long>(
           wait_ms,
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1);
+    }
+    if (!exited && terminating && now < kill_at) {
+      wait_ms = std::min<long long>(
+          wait_ms,
+          std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - now).count() + 1);
     }
     pollfd fds[3];
     int n = 0;

@@ -129,6 +129,13 @@ class Agent:
             result["ok"] = False
             result["error"] = "%s: %s" % (type(error).__name__, error)
         result["brain_s"] = float(time.monotonic() - started)
+        # The hub's reference for this assignment, echoed as it came (docs/protocol.md, RESULT):
+        # with it the hub finds the task without looking its key up. Hubs that send none need none.
+        ref = task.get("ref")
+        if type(ref) is int and ref >= 0:  # noqa: E721 - not a bool
+            result["ref"] = ref
+        else:
+            result.pop("ref", None)
         self.unacked[key] = result
         self.send(RESULT, result)
 

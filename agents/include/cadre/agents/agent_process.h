@@ -1,9 +1,10 @@
 // The agent process: one DEALER connection to the hub, one brain, one loop.
 //
 // Lifecycle (docs/protocol.md): HELLO until WELCOME; then heartbeats both ways; ASSIGN -> brain ->
-// RESULT (kept until ACKed, resent after a reconnect); CANCEL drops a task; a hub silent for
-// liveness heartbeats means reconnect (new socket, same identity) and HELLO again; BYE from the
-// hub ends the process with exit code 0.
+// RESULT (kept until ACKed, resent after a reconnect); CANCEL drops a task and stops its brain
+// call (Brain::answer's cancellation flag: an llm request aborted, an exec command killed); a hub
+// silent for liveness heartbeats means reconnect (new socket, same identity) and HELLO again; BYE
+// from the hub ends the process with exit code 0, cancelling the brain calls still running.
 #pragma once
 
 #include <cstdint>

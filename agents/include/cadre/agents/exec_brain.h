@@ -57,6 +57,12 @@ class ExecBrain final : public Brain {
   // of its stderr. Key fields are copied from the task, model is the configured model, brain_s
   // the elapsed time; delay_s is 0. Never throws; safe to call from several threads at once.
   BrainAnswer answer(const roles::TaskAssignment& task) override;
+  // The same, stopped by `cancelled`: checked at least every 50 ms while the command runs; once
+  // it is true the command's process group gets SIGTERM, then SIGKILL 200 ms later, the command
+  // is reaped and the answer is cancelled_answer() (ok = false, error "cancelled"), whatever it
+  // printed. Set before the call, nothing is started.
+  BrainAnswer answer(const roles::TaskAssignment& task,
+                     const std::atomic<bool>& cancelled) override;
   const std::string& model() const override { return model_; }
   bool blocking() const override { return true; }
   // Each task is its own process: the agent's capacity is the only cap.

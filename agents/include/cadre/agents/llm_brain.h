@@ -29,6 +29,11 @@ class LlmBrain final : public Brain {
   // with the reason. Unreachable endpoints and HTTP errors (after the client's retries) are
   // ok = false with the client's message. Tokens are the sum over the calls made.
   BrainAnswer answer(const roles::TaskAssignment& task) override;
+  // The same, stopped by `cancelled`: the HTTP request in progress is aborted within about 50 ms
+  // of the flag being set, no retry and no second round start, and the answer is
+  // cancelled_answer() (ok = false, error "cancelled"), with the tokens of rounds already done.
+  BrainAnswer answer(const roles::TaskAssignment& task,
+                     const std::atomic<bool>& cancelled) override;
   const std::string& model() const override { return model_; }
   bool blocking() const override { return true; }
   std::uint32_t concurrency() const override { return concurrency_; }

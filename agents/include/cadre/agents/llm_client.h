@@ -4,8 +4,10 @@
 // JSON-lines log of every exchange with the API key redacted. Never throws.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +32,16 @@ struct LlmEndpoint {
   double backoff_base_s = 0.5;     // retry k (0-based) waits uniform(0, min(max, base * 2^k))
   double backoff_max_s = 30;       // also caps a server's Retry-After
   std::string log_path;            // non-empty: append one JSON line per HTTP exchange
+  // The hub paces the team to the endpoint's quota (scenario models:): a refusal (HTTP 429) ends
+  // the call at once and is reported to the caller (ChatRefusal), which tells the hub, instead
+  // of being retried here.
+  bool refusal_ends_call = false;
+};
+
+// A call that ended on the provider's refusal (HTTP 429), with refusal_ends_call set.
+struct ChatRefusal {
+  bool refused = false;
+  std::optional<double> retry_after_s;  // the provider's Retry-After, if it sent one
 };
 
 struct ChatResponse {
@@ -42,7 +54,8 @@ struct ChatResponse {
 
 class LlmClient {
  public:
-  // Waits `seconds` (the backoff between tries). Default: std::this_thread::sleep_for.
+  // Waits `seconds` (the backoff between tries). Default: std::this_thread::sleep_for in steps
+  // of at most 50 ms, ending early when the call is cancelled.
   using SleepFn = std::function<void(double seconds)>;
   // Returns a uniform number in [0, 1) (the backoff jitter). Default: a per-thread Mersenne
   // twister seeded from std::random_device.
@@ -57,6 +70,15 @@ class LlmClient {
   // handle per call). Errors name the URL; exhausted retries name the number of attempts and the
   // last reason.
   Result<ChatResponse> chat(const std::vector<ChatMessage>& messages);
+  // The same, stopped by `cancelled` (set from any thread): a request in progress is aborted
+  // within about 50 ms of the flag being set, a backoff wait is cut short, and no new try
+  // starts. A stopped call fails with "request to {url} cancelled"; an aborted try is still
+  // logged (error "cancelled"). An injected SleepFn is not interrupted, but no try follows it.
+  Result<ChatResponse> chat(const std::vector<ChatMessage>& messages,
+                            const std::atomic<bool>& cancelled);
+  // The same; with refusal_ends_call, a 429 fills `refusal` and fails the call at once.
+  Result<ChatResponse> chat(const std::vector<ChatMessage>& messages,
+                            const std::atomic<bool>& cancelled, ChatRefusal& refusal);
 
   // Injection points for tests. Set them before the first chat(); they are called from whichever
   // thread calls chat(), so they must be thread-safe if chat() is called concurrently.

@@ -50,6 +50,11 @@ class PluginBrain final : public Brain {
   // configured one, brain_s the time the call took; delay_s is 0. Never throws; calls beyond the
   // plugin's max_concurrency wait their turn.
   BrainAnswer answer(const roles::TaskAssignment& task) override;
+  // The same, for a call that may be cancelled. The plugin ABI has no way to interrupt a call in
+  // progress: only a call still waiting for its turn (or cancelled before it starts) stops early,
+  // with cancelled_answer(); a call inside the plugin runs to its end (the agent drops its answer).
+  BrainAnswer answer(const roles::TaskAssignment& task,
+                     const std::atomic<bool>& cancelled) override;
   const std::string& model() const override { return model_; }
   bool blocking() const override { return true; }
   std::uint32_t concurrency() const override;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cadre/result.h"
+#include "cadre/transport/envelope.h"
 
 namespace cadre::roles {
 
@@ -95,6 +96,9 @@ struct TaskAssignment {
   std::vector<std::string> feedback;       // solve: critic feedback from earlier rounds
   std::uint32_t lease_ms = 0;              // the hub requeues the task if no result by then
   std::vector<FileEdit> workspace_files{};  // solve/review: files already in the goal's workspace
+  // The hub's own reference for this assignment (opaque to the agent): echoed in the RESULT, it
+  // lets the hub find the task without looking its key up. Absent from older hubs.
+  std::optional<std::uint64_t> ref{};
 };
 
 // RESULT body (agent -> hub): the outcome of one attempt. The key (goal_id, task_id, attempt)
@@ -112,9 +116,18 @@ struct TaskOutcome {
   std::vector<SubtaskPlan> plan;       // plan
   std::optional<Candidate> candidate;  // solve, resolve
   std::optional<Verdict> verdict;      // review
+  // The ASSIGN's `ref`, echoed (absent when the ASSIGN had none). The hub trusts it only when it
+  // names a task with this RESULT's key; otherwise it finds the task by the key.
+  std::optional<std::uint64_t> ref{};
+  // The model's provider refused the request (HTTP 429) and the brain did not retry, because the
+  // hub paces the team to the model's quota (scenario models:): the hub puts the task back in its
+  // queue and backs the model off, for `retry_after_s` when the provider said. ok is false.
+  bool rate_limited = false;
+  std::optional<double> retry_after_s{};
 };
 
-// An outcome answering `task`: its key copied, the answering model set, everything else default.
+// An outcome answering `task`: its key and ref copied, the answering model set, everything else
+// default.
 TaskOutcome outcome_for(const TaskAssignment& task, const std::string& model);
 
 // ACK body (hub -> agent).
@@ -184,6 +197,22 @@ std::string encode(const View& body);
 std::string encode(const Decision& body);
 std::string encode_empty();  // an empty map, for HEARTBEAT
 
+// The same encodings appended to `out` (after a frame's head: transport::append_envelope_head),
+// so a frame is written into one buffer, which a caller may reuse.
+void encode_to(std::string& out, const Hello& body);
+void encode_to(std::string& out, const Welcome& body);
+void encode_to(std::string& out, const TaskAssignment& body);
+// With `ref` in place of body.ref (the hub's reference for a dispatch of its own assignment).
+void encode_to(std::string& out, const TaskAssignment& body, std::optional<std::uint64_t> ref);
+void encode_to(std::string& out, const TaskOutcome& body);
+void encode_to(std::string& out, const Ack& body);
+void encode_to(std::string& out, const ErrorReply& body);
+void encode_to(std::string& out, const Bye& body);
+void encode_to(std::string& out, const Cancel& body);
+void encode_to(std::string& out, const Query& body);
+void encode_to(std::string& out, const View& body);
+void encode_to(std::string& out, const Decision& body);
+
 Result<Hello> decode_hello(std::string_view bytes);
 Result<Welcome> decode_welcome(std::string_view bytes);
 Result<TaskAssignment> decode_assignment(std::string_view bytes);
@@ -195,5 +224,10 @@ Result<Cancel> decode_cancel(std::string_view bytes);
 Result<Query> decode_query(std::string_view bytes);
 Result<View> decode_view(std::string_view bytes);
 Result<Decision> decode_decision(std::string_view bytes);
+
+// Decoders for a body whose bytes were checked already (a frame decode_envelope_view accepted):
+// the same results, without walking the bytes a second time.
+Result<TaskAssignment> decode_checked_assignment(transport::CheckedMap body);
+Result<TaskOutcome> decode_checked_outcome(transport::CheckedMap body);
 
 }  // namespace cadre::roles

@@ -136,6 +136,10 @@ class HubCore {
   void accept_result(TaskId task, AgentIndex agent, const roles::TaskOutcome& outcome,
                      TimeUs now);
   void ignore_result(const std::string& agent_id, const roles::TaskOutcome& outcome);
+  // A result that says the provider refused the request (rate_limited): the model backs off
+  // team-wide and the task goes back to its queue; nothing is charged, nothing is decided.
+  void refused_result(TaskId task, AgentIndex agent, const roles::TaskOutcome& outcome,
+                      TimeUs now);
   // stop() without clearing the commands gathered so far; open goals end with `outcome`.
   void stop_into(const std::string& reason, TimeUs now,
                  GoalOutcome outcome = GoalOutcome::failed);

@@ -101,6 +101,7 @@ enum class SpanEnd : std::uint8_t {
   answered,   // this agent's result was accepted
   cancelled,  // the task was answered by another agent, or the run stopped
   lost,       // the agent left (or went silent) while holding it
+  refused,    // the model's provider refused the request (429): the task went back to its queue
 };
 const char* span_end_name(SpanEnd how);
 
@@ -204,6 +205,7 @@ struct TaskCounters {
   std::uint64_t requeued = 0;   // leases expired or holders gone
   std::uint64_t duplicates_ignored = 0;
   std::uint64_t failed_attempts = 0;  // results with ok = false
+  std::uint64_t refused = 0;  // requests the provider refused (429) under a hub-paced quota
 };
 
 class Ledger {

@@ -27,6 +27,12 @@ struct InboundFrame {
   std::string frame;  // the payload frame (an encoded Envelope, normally)
 };
 
+// One frame received by the hub, as views into storage the endpoint owns (see receive_view).
+struct InboundView {
+  std::string_view peer;
+  std::string_view frame;
+};
+
 // Hub-side security: the hub's own key pair and the client public keys (Z85) it admits.
 struct ServerSecurity {
   CurveKeyPair server;
@@ -78,6 +84,10 @@ class RouterEndpoint {
   // Messages with a number of frames other than [identity, payload] are dropped and counted in
   // dropped_shape().
   std::optional<InboundFrame> receive(std::chrono::milliseconds timeout);
+
+  // As receive(), without copying the frame: the views point into the message as ZeroMQ handed
+  // it over and stay valid until the next receive or receive_view call (or the endpoint's end).
+  std::optional<InboundView> receive_view(std::chrono::milliseconds timeout);
 
   std::uint64_t dropped_shape() const;
 

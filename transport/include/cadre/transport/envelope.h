@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -80,6 +81,13 @@ const char* reason_name(DecodeFailure::Reason reason);
 // is sent as an empty map.
 std::string encode_envelope(const Envelope& envelope);
 
+// Appends the head of a frame to `out`: everything encode_envelope writes before the body (the
+// array header, version, kind, msg_id and sender). Appending one encoded body after it gives the
+// bytes encode_envelope gives for the same envelope, without building the body apart first (see
+// roles::encode_to).
+void append_envelope_head(std::string& out, MessageKind kind, std::uint64_t msg_id,
+                          std::string_view sender);
+
 // Decodes one frame. Never throws, never allocates more than the frame's size. Fails when the
 // frame exceeds kMaxFrameBytes or any other limit above (too_large; nesting: bad_shape), is not
 // one msgpack array of five elements with the types above, has a version other than
@@ -111,5 +119,50 @@ enum class MapCheck {
 // over_limit, `why` (when given) says which limit, e.g. "map of 5000 pairs exceeds the limit of
 // 4096".
 MapCheck check_msgpack_map(std::string_view bytes, std::string* why = nullptr);
+
+// Bytes known to hold exactly one msgpack map within the limits above: what check_msgpack_map
+// accepts. Only check_map and decode_envelope_view make one, so a decoder handed one (e.g.
+// roles::decode_checked_outcome) need not walk the bytes again. It views the bytes it was made from and
+// is valid as long as they are.
+class CheckedMap {
+ public:
+  std::string_view bytes() const { return bytes_; }
+
+ private:
+  friend struct CheckedMapMaker;  // defined in envelope.cpp only
+  explicit CheckedMap(std::string_view bytes) : bytes_(bytes) {}
+  std::string_view bytes_;
+};
+
+// `bytes` as a CheckedMap when check_msgpack_map says ok; nullopt otherwise (check_msgpack_map
+// says why).
+std::optional<CheckedMap> check_map(std::string_view bytes);
+
+// A decoded frame that points into the frame's bytes instead of copying them: valid as long as
+// they are. The body was checked while the frame was walked.
+struct EnvelopeView {
+  std::uint32_t version = kProtocolVersion;
+  MessageKind kind = MessageKind::heartbeat;
+  std::uint64_t msg_id = 0;
+  std::string_view sender;
+  CheckedMap body;
+};
+
+class DecodeViewResult {
+ public:
+  DecodeViewResult(EnvelopeView envelope) : envelope_(envelope) {}                // NOLINT
+  DecodeViewResult(DecodeFailure failure) : failure_(std::move(failure)) {}      // NOLINT
+  bool ok() const { return envelope_.has_value(); }
+  const EnvelopeView& envelope() const { return *envelope_; }
+  const DecodeFailure& failure() const { return failure_; }
+
+ private:
+  std::optional<EnvelopeView> envelope_;
+  DecodeFailure failure_{};
+};
+
+// decode_envelope without copies: the same checks and the same failures, and on success the
+// sender and body as views into `frame` (no allocation on success).
+DecodeViewResult decode_envelope_view(std::string_view frame);
 
 }  // namespace cadre::transport
