@@ -4,36 +4,13 @@
 
 #include <fstream>
 
+#include "fake_model_server.h"
 #include "process_harness.h"
 
 namespace cadre::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// The fake server, started by pid and killed by pid.
-class FakeModelServer {
- public:
-  FakeModelServer(const std::string& script, const std::string& dir)
-      : child_({"/usr/bin/python3", source_dir() + "/tests/llm/fake_openai_server.py", "--port",
-                "0", "--script", script, "--log", dir + "/requests.jsonl"},
-               dir + "/server.out") {
-    eventually(
-        [&] {
-          std::istringstream first(read_file(dir + "/server.out"));
-          std::string word;
-          first >> word >> port_;
-          return word == "PORT" && port_ > 0;
-        },
-        10s);
-  }
-  int port() const { return port_; }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-
- private:
-  ChildProcess child_;
-  int port_ = 0;
-};
 
 std::string scenario_text(const std::string& base_url) {
   const std::string brain = "{kind: llm, model: fake-model, base_url: \"" + base_url +
@@ -58,7 +35,8 @@ std::string scenario_text(const std::string& base_url) {
 
 TEST(LlmTeam, BuildsARealProgramThatItsVerifyCommandPasses) {
   TempDir dir("llm-e2e");
-  FakeModelServer server(source_dir() + "/tests/llm/e2e_script.json", dir.path());
+  FakeModelServer server(source_dir() + "/tests/llm/e2e_script.json", dir.path(),
+                         {"--log", dir.path() + "/requests.jsonl"});
   ASSERT_GT(server.port(), 0) << read_file(dir.path() + "/server.out");
   const std::string scenario = dir.path() + "/llm-e2e.yaml";
   std::ofstream(scenario) << scenario_text(server.base_url());

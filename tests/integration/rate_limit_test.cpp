@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "fake_model_server.h"
 #include "process_harness.h"
 
 namespace cadre::testing {
@@ -17,61 +18,26 @@ using nlohmann::json;
 constexpr int kQuotaRpm = 240;  // 4 requests a second, in one-second slices
 constexpr int kGoals = 6;
 
-class QuotaServer {
- public:
-  explicit QuotaServer(const std::string& dir)
-      : dir_(dir),
-        child_({"/usr/bin/python3", source_dir() + "/tests/llm/fake_openai_server.py", "--port",
-                "0", "--script", write_script(dir), "--quota", std::to_string(kQuotaRpm),
-                "--quota-slices"},
-               dir + "/server.out") {
-    eventually(
-        [&] {
-          std::istringstream first(read_file(dir + "/server.out"));
-          std::string word;
-          first >> word >> port_;
-          return word == "PORT" && port_ > 0;
-        },
-        10s);
-  }
-  std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
-  // The provider's own count of the requests it refused with 429.
-  int refusals() const {
-    auto [code, body] = run_to_end(
-        {"/usr/bin/python3", "-c",
-         "import urllib.request,sys;sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:" +
-             std::to_string(port_) + "/stats').read().decode())"},
-        dir_ + "/stats.out", 10s);
-    if (code != 0) return -1;
-    const json stats = json::parse(body, nullptr, false);
-    return stats.is_object() ? stats["by_status"].value("429", 0) : -1;
-  }
-
- private:
-  // Every planner gets a one-subtask plan, every coder a file, every critic an acceptance.
-  static std::string write_script(const std::string& dir) {
-    const json script = {
-        {"rules",
-         {{{"match", "You are the planner"},
-           {"where", "system"},
-           {"content",
-            {{"subtasks",
-              {{{"id", "s1"}, {"title", "the module"}, {"instructions", "write it"},
-                {"depends_on", json::array()}}}}}}},
-          {{"match", "You are the critic"},
-           {"where", "system"},
-           {"content", {{"accept", true}, {"score", 0.9}, {"feedback", "fine"}}}}}},
-        {"default",
-         {{"content",
-           {{"files", {{{"path", "m.py"}, {"content", "x = 1\n"}}}}, {"notes", "done"}}}}}};
-    const std::string path = dir + "/script.json";
-    std::ofstream(path) << script.dump();
-    return path;
-  }
-  std::string dir_;
-  ChildProcess child_;
-  int port_ = 0;
-};
+// Every planner gets a one-subtask plan, every coder a file, every critic an acceptance.
+std::string write_script(const std::string& dir) {
+  const json script = {
+      {"rules",
+       {{{"match", "You are the planner"},
+         {"where", "system"},
+         {"content",
+          {{"subtasks",
+            {{{"id", "s1"}, {"title", "the module"}, {"instructions", "write it"},
+              {"depends_on", json::array()}}}}}}},
+        {{"match", "You are the critic"},
+         {"where", "system"},
+         {"content", {{"accept", true}, {"score", 0.9}, {"feedback", "fine"}}}}}},
+      {"default",
+       {{"content",
+         {{"files", {{{"path", "m.py"}, {"content", "x = 1\n"}}}}, {"notes", "done"}}}}}};
+  const std::string path = dir + "/script.json";
+  std::ofstream(path) << script.dump();
+  return path;
+}
 
 // Eight coders, two critics and a planner on one endpoint; `declared`: through `models:` with
 // the provider's quota, else each brain names the endpoint itself.
@@ -109,14 +75,17 @@ struct QuotaRun {
 
 QuotaRun run_team(const std::string& dir, bool declared) {
   std::filesystem::create_directories(dir);
-  QuotaServer server(dir);
+  // The provider: its quota enforced in one-second slices, as large providers do.
+  FakeModelServer server(write_script(dir), dir,
+                         {"--quota", std::to_string(kQuotaRpm), "--quota-slices"});
   const std::string scenario = dir + "/quota.yaml";
   std::ofstream(scenario) << scenario_text(server.base_url(), declared);
   QuotaRun run;
   std::tie(run.code, run.output) =
       run_to_end({cadre_binary(), "run", scenario, "--out", dir + "/run", "-q"}, dir + "/log", 120s);
   if (std::filesystem::exists(dir + "/run/report.json")) run.report = read_json(dir + "/run/report.json");
-  run.refusals = server.refusals();
+  const json stats = server.stats();
+  run.refusals = stats.is_object() ? stats["by_status"].value("429", 0) : -1;
   return run;
 }
 
