@@ -227,19 +227,36 @@ class AgentExecCancel : public ::testing::Test {
     return std::nullopt;
   }
 
+  // The start every test here shares: an exec agent joined to a scripted hub, given one solve
+  // task whose command is now running (`pid`, 0 if it never started).
+  struct CommandRunning {
+    CommandRunning(AgentExecCancel& test, const std::string& name)
+        : endpoint(ipc_endpoint(name)),
+          hub(endpoint, ScriptedHub::Mode::like_a_hub),
+          agent(exec_agent(endpoint, test.dir_, test.script_)) {
+      if (!hub.expect(MessageKind::hello, 5s)) {
+        ADD_FAILURE() << "the agent never said HELLO";
+        return;
+      }
+      hub.welcome(1000);
+      hub.send(MessageKind::assign, roles::encode(solve_task(0)));
+      pid = test.wait_for_command(hub);
+    }
+    std::string endpoint;
+    ScriptedHub hub;
+    AgentThread agent;
+    pid_t pid = 0;
+  };
+
   std::filesystem::path dir_;
   std::string script_;
   pid_t pid_ = 0;
 };
 
 TEST_F(AgentExecCancel, ACancelKillsTheTasksCommandAndNoResultIsSent) {
-  const std::string endpoint = ipc_endpoint("exec-cancel");
-  ScriptedHub hub(endpoint, ScriptedHub::Mode::like_a_hub);
-  AgentThread agent(exec_agent(endpoint, dir_, script_));
-  ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
-  hub.welcome(1000);
-  hub.send(MessageKind::assign, roles::encode(solve_task(0)));
-  const pid_t pid = wait_for_command(hub);
+  CommandRunning running(*this, "exec-cancel");
+  ScriptedHub& hub = running.hub;
+  const pid_t pid = running.pid;
   ASSERT_GT(pid, 0) << "the command never started";
 
   hub.send(MessageKind::cancel,
@@ -252,13 +269,9 @@ TEST_F(AgentExecCancel, ACancelKillsTheTasksCommandAndNoResultIsSent) {
 }
 
 TEST_F(AgentExecCancel, ATaskGivenBackAfterItsCommandWasKilledRunsAgainAndIsAnsweredOnce) {
-  const std::string endpoint = ipc_endpoint("exec-again");
-  ScriptedHub hub(endpoint, ScriptedHub::Mode::like_a_hub);
-  AgentThread agent(exec_agent(endpoint, dir_, script_));
-  ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
-  hub.welcome(1000);
-  hub.send(MessageKind::assign, roles::encode(solve_task(0)));
-  const pid_t pid = wait_for_command(hub);
+  CommandRunning running(*this, "exec-again");
+  ScriptedHub& hub = running.hub;
+  const pid_t pid = running.pid;
   ASSERT_GT(pid, 0);
   // Cancelled, then given back before the agent has even seen its command die: the killed call
   // cannot answer, so the task runs again, and is answered once, by the second run.
@@ -277,13 +290,9 @@ TEST_F(AgentExecCancel, ATaskGivenBackAfterItsCommandWasKilledRunsAgainAndIsAnsw
 }
 
 TEST_F(AgentExecCancel, AnAgentToldToStopKillsTheCommandsInFlightAndExitsPromptly) {
-  const std::string endpoint = ipc_endpoint("exec-stop");
-  ScriptedHub hub(endpoint, ScriptedHub::Mode::like_a_hub);
-  AgentThread agent(exec_agent(endpoint, dir_, script_));
-  ASSERT_TRUE(hub.expect(MessageKind::hello, 5s));
-  hub.welcome(1000);
-  hub.send(MessageKind::assign, roles::encode(solve_task(0)));
-  const pid_t pid = wait_for_command(hub);
+  CommandRunning running(*this, "exec-stop");
+  AgentThread& agent = running.agent;
+  const pid_t pid = running.pid;
   ASSERT_GT(pid, 0);
   agent.stop = true;
   ASSERT_EQ(agent.exit_code.wait_for(5s), std::future_status::ready)

@@ -183,15 +183,21 @@ TEST(Endpoints, ReconnectDropsQueuedInbound) {
   EXPECT_FALSE(dealer->receive(50ms).has_value());
 }
 
+// A raw DEALER named "raw", connected to `router`, to send frames of any shape.
+zmq::socket_t raw_dealer(zmq::context_t& context, RouterEndpoint& router) {
+  zmq::socket_t raw(context, zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.set(zmq::sockopt::routing_id, "raw");
+  raw.connect(router.bound_endpoint());
+  return raw;
+}
+
 TEST(Endpoints, RouterDropsMessagesOfTheWrongShape) {
   auto router = bind_or_die("tcp://127.0.0.1:*");
   ASSERT_TRUE(router);
   // A raw DEALER that sends REQ-style [empty, payload]: the router sees three parts.
   zmq::context_t context;
-  zmq::socket_t raw(context, zmq::socket_type::dealer);
-  raw.set(zmq::sockopt::linger, 0);
-  raw.set(zmq::sockopt::routing_id, "raw");
-  raw.connect(router->bound_endpoint());
+  zmq::socket_t raw = raw_dealer(context, *router);
   raw.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
   raw.send(zmq::str_buffer("three parts"), zmq::send_flags::none);
   raw.send(zmq::str_buffer("two parts"), zmq::send_flags::none);
@@ -233,10 +239,7 @@ TEST(Endpoints, ReceiveViewDropsMessagesOfTheWrongShape) {
   auto router = bind_or_die("tcp://127.0.0.1:*");
   ASSERT_TRUE(router);
   zmq::context_t context;
-  zmq::socket_t raw(context, zmq::socket_type::dealer);
-  raw.set(zmq::sockopt::linger, 0);
-  raw.set(zmq::sockopt::routing_id, "raw");
-  raw.connect(router->bound_endpoint());
+  zmq::socket_t raw = raw_dealer(context, *router);
   raw.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
   raw.send(zmq::str_buffer("three parts"), zmq::send_flags::none);
   raw.send(zmq::str_buffer("a"), zmq::send_flags::sndmore);
